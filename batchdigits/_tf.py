@@ -1,0 +1,52 @@
+"""Import TensorFlow quietly, and only when a model is actually needed.
+
+TensorFlow takes seconds to import and prints oneDNN and CPU-feature notices
+on stderr from C++ before Python logging exists. Users of a batch tool should
+see neither, and ``--help`` should never pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: C++ logging bypasses sys.stderr."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow(threads: int | None = None) -> ModuleType:
+    """Return the ``tensorflow`` module, imported without console noise.
+
+    ``threads`` fits TensorFlow's thread pools to the CPU share it is given,
+    so that it does not fight the image-decoding workers for cores.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    already = "tensorflow" in sys.modules
+    with _stderr_silenced():
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
+        if threads and not already:
+            with contextlib.suppress(RuntimeError):
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    return tf

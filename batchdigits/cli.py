@@ -1,0 +1,295 @@
+"""Command line: parses arguments into options and hands them to the pipeline.
+
+Nothing here reads images or runs models. stdout carries data only (the
+results with ``--out -``); people-facing messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from . import __version__
+from .errors import EXIT_CODE_HELP, BatchDigitsError, ExitCode, Interrupted
+from .review import DEFAULT_REVIEW_BELOW
+
+log = logging.getLogger("batchdigits")
+
+# "\b" tells Click to keep this paragraph's line breaks.
+EXIT_CODES_EPILOG = "Exit codes:\n\n\b\n" + "\n".join(
+    f"{int(code):>3}  {text}" for code, text in EXIT_CODE_HELP.items()
+)
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Read folders of scanned handwritten digits into a reviewable CSV.",
+    epilog=EXIT_CODES_EPILOG,
+)
+model_app = typer.Typer(no_args_is_help=True, help="Show or reset the model that scan uses.")
+app.add_typer(model_app, name="model")
+
+
+class FormatChoice(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"batchdigits {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Read folders of scanned handwritten digits into a reviewable CSV."""
+
+
+def configure_logging(*, quiet: bool, verbose: bool, log_file: Path | None) -> None:
+    logger = logging.getLogger("batchdigits")
+    logger.handlers.clear()
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("batchdigits: %(message)s"))
+    console.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
+    logger.addHandler(console)
+    if log_file is not None:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(ExitCode.TERMINATED)
+
+
+@contextmanager
+def _guarded(verbose: bool) -> Iterator[None]:
+    """Turn every failure into one line on stderr and the documented exit code."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    except KeyboardInterrupt:
+        log.error("interrupted; previous output left untouched")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except BatchDigitsError as exc:
+        log.error("error: %s", exc.message if exc.exit_code >= 128 else exc)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if verbose:
+            log.error("%s", "".join(traceback.format_exception(exc)).rstrip())
+        log.error(
+            "internal error: %s: %s%s",
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+            "" if verbose else " (rerun with --verbose for details)",
+        )
+        raise typer.Exit(ExitCode.INTERNAL_ERROR) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only print errors.")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="More detail, tracebacks included.")
+]
+LogFileOption = Annotated[
+    Path | None, typer.Option("--log-file", help="Also write a detailed log to this file.")
+]
+JobsOption = Annotated[
+    int, typer.Option("--jobs", "-j", min=0, help="Worker processes; 0 uses all cores.")
+]
+
+
+@app.command(epilog=EXIT_CODES_EPILOG)
+def scan(
+    folder: Annotated[Path, typer.Argument(help="Folder of digit images, searched recursively.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Results file; '-' writes to standard output.")
+    ] = Path("results.csv"),
+    output_format: Annotated[
+        FormatChoice, typer.Option("--format", help="csv for spreadsheets, jsonl for programs.")
+    ] = FormatChoice.csv,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Only files matching this glob (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Skip files matching this glob (repeatable)."),
+    ] = None,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="Descend into symlinked folders.")
+    ] = False,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Use this .keras model instead of the default.")
+    ] = None,
+    review_below: Annotated[
+        float,
+        typer.Option(
+            "--review-below",
+            min=0.0,
+            max=1.0,
+            help="Flag rows whose confidence is below this for review.",
+        ),
+    ] = DEFAULT_REVIEW_BELOW,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Images per model call.")
+    ] = 256,
+    jobs: JobsOption = 0,
+    csv_protection: Annotated[
+        bool,
+        typer.Option(
+            "--csv-protection/--no-csv-protection",
+            help="Prefix cells starting with = + - @ with ' so spreadsheets do not run them.",
+        ),
+    ] = True,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    log_file: LogFileOption = None,
+) -> None:
+    """Read every digit image in FOLDER and write one row per image."""
+    configure_logging(quiet=quiet, verbose=verbose, log_file=log_file)
+    with _guarded(verbose):
+        from .options import ScanOptions
+        from .pipeline import run_scan
+
+        options = ScanOptions(
+            folder=folder,
+            out=out,
+            format=output_format.value,
+            include=tuple(include or ()),
+            exclude=tuple(exclude or ()),
+            follow_symlinks=follow_symlinks,
+            model=model,
+            review_below=review_below,
+            batch_size=batch_size,
+            jobs=jobs,
+            csv_protection=csv_protection,
+            progress=None if not quiet else False,
+        )
+        report = run_scan(options)
+        destination = "standard output" if options.to_stdout else str(out)
+        log.info("%s -> %s", report.summary.line(), destination)
+        if report.summary.errors:
+            raise typer.Exit(ExitCode.FILES_FAILED)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="mnist.npz in Keras' layout; default $BATCHDIGITS_MNIST, else Keras' download.",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Folder for the model. Default: the user model folder scan uses."
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 12,
+    distorted_copies: Annotated[
+        int, typer.Option(min=0, help="Randomly distorted copies of each training digit.")
+    ] = 1,
+    limit: Annotated[
+        int | None, typer.Option(min=10, help="Train on this many digits only (smoke tests).")
+    ] = None,
+    seed: int = 1,
+    jobs: JobsOption = 0,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train the digit model on MNIST; scan uses it from then on."""
+    configure_logging(quiet=quiet, verbose=verbose, log_file=None)
+    with _guarded(verbose):
+        from .model import user_model_dir
+        from .parallel import available_cores
+        from .train import TrainOptions
+        from .train import train as run_training
+
+        options = TrainOptions(
+            data=data,
+            out_dir=out_dir or user_model_dir(),
+            epochs=epochs,
+            distorted_copies=distorted_copies,
+            limit=limit,
+            seed=seed,
+            jobs=jobs or available_cores(),
+        )
+        run_training(options, log=log.info)
+        if out_dir is None:
+            log.info(
+                "scan now uses this model; 'batchdigits model reset' goes back to the shipped one"
+            )
+
+
+@model_app.command("info")
+def model_info(
+    model: Annotated[Path | None, typer.Option("--model", help="Describe this model file.")] = None,
+) -> None:
+    """Show which model scan uses, where it is, and how it scored."""
+    configure_logging(quiet=False, verbose=False, log_file=None)
+    with _guarded(False):
+        import json
+
+        from .model import resolve_model, user_model_path
+
+        ref = resolve_model(model)
+        info: dict[str, Any] = {
+            "path": str(ref.path),
+            "source": ref.source,
+            "model_id": ref.model_id,
+            "user_model_path": str(user_model_path()),
+            **ref.metadata,
+        }
+        typer.echo(json.dumps(info, indent=2))
+
+
+@model_app.command("reset")
+def model_reset() -> None:
+    """Delete the user-trained model so that scan uses the shipped one again."""
+    configure_logging(quiet=False, verbose=False, log_file=None)
+    with _guarded(False):
+        from .model import metadata_path, user_model_path
+
+        path = user_model_path()
+        if not path.exists():
+            log.info("no user model at %s; scan already uses the shipped model", path)
+            return
+        path.unlink()
+        metadata_path(path).unlink(missing_ok=True)
+        log.info("removed %s; scan uses the shipped model again", path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    app(args=argv, prog_name="batchdigits")

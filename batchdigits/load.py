@@ -1,0 +1,121 @@
+"""Decode image files the way a person sees them: upright, on white paper, in grey.
+
+Every decoding failure becomes :class:`UnreadableImage` with a message a
+person can act on; the pipeline turns it into an error row and moves on.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Images declaring more pixels than this are refused before decoding
+#: (decompression-bomb protection). 150 MP is well above any phone or scanner.
+MAX_PIXELS = 150_000_000
+#: JPEGs are decoded at a reduced scale (1/2, 1/4, 1/8) as long as both sides
+#: stay at least this long: far more than preprocessing needs.
+DRAFT_SIDE = 1024
+
+_WHITE = (255, 255, 255, 255)
+
+
+class UnreadableImage(Exception):
+    """A file that could not be decoded; the message says why."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One picture from a file: a 2-D uint8 array, 0 = black, 255 = white."""
+
+    number: int | None  # 1-based page of a multi-page TIFF, else None
+    pixels: np.ndarray
+
+
+def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) -> list[Page]:
+    """Decode ``path`` into grayscale pages.
+
+    Multi-page TIFFs give one page each. Animated GIF, PNG and WebP files give
+    their first frame only: that is the picture a viewer shows as a still.
+    """
+    try:
+        if path.stat().st_size == 0:
+            raise UnreadableImage("empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise UnreadableImage(
+                        f"image declares {width}x{height} pixels, over the {max_pixels:,} limit "
+                        "(decompression-bomb protection); not decoded"
+                    )
+                if image.format == "TIFF" and getattr(image, "n_frames", 1) > 1:
+                    pages = []
+                    for index in range(image.n_frames):
+                        image.seek(index)
+                        pages.append(Page(index + 1, to_grayscale(image)))
+                    return pages
+                if draft and image.format == "JPEG":
+                    image.draft(
+                        "L" if image.mode in ("L", "RGB") else None, (DRAFT_SIDE, DRAFT_SIDE)
+                    )
+                return [Page(None, to_grayscale(image))]
+    except UnreadableImage:
+        raise
+    except FileNotFoundError as exc:
+        raise UnreadableImage("file disappeared before it could be read") from exc
+    except PermissionError as exc:
+        raise UnreadableImage("permission denied") from exc
+    except IsADirectoryError as exc:
+        raise UnreadableImage("is a directory, not a file") from exc
+    except UnidentifiedImageError as exc:
+        raise UnreadableImage("not an image format Pillow can read") from exc
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(
+            f"image too large: {exc} (decompression-bomb protection); not decoded"
+        ) from exc
+    except MemoryError as exc:
+        raise UnreadableImage("image too large to decode in memory") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+        raise UnreadableImage(f"corrupt or truncated image data: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Grey levels as a person sees the page: EXIF orientation applied,
+    transparency composited onto white, deep images scaled to 8 bits."""
+    image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if mode.startswith("I;16"):
+            peak = 65535.0
+        elif mode == "F" and values.size and values.max() <= 1.0:
+            peak = 1.0
+        else:
+            top = float(values.max()) if values.size else 255.0
+            peak = 65535.0 if top > 255 else 255.0
+        return np.clip(np.rint(values / peak * 255.0), 0, 255).astype(np.uint8)
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in ("PA", "LA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        paper = Image.new("RGBA", image.size, _WHITE)
+        image = Image.alpha_composite(paper, image)
+    if image.mode != "L":
+        try:
+            image = image.convert("L")
+        except ValueError:  # modes such as LAB convert to L only via RGB
+            image = image.convert("RGB").convert("L")
+    return np.asarray(image, dtype=np.uint8).copy()

@@ -1,0 +1,116 @@
+"""Write results: CSV for spreadsheets or JSON lines, always atomically.
+
+A results file is written to a temporary file beside the target and moved
+into place only when complete, so an interrupted or failed run never leaves
+a half-written file, and the previous results stay untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import OutputError
+from .options import OutputFormat
+from .results import COLUMNS, ScanResult
+
+#: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Prefix a formula-looking cell with a single quote, as OWASP recommends."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def restore(text: str) -> str:
+    """Undo :func:`neutralise` when reading our own CSV back."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS) else text
+
+
+def _csv_cell(value: Any, protect: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return neutralise(value) if protect else value
+    return str(value)
+
+
+def write_csv(results: Iterable[ScanResult], stream: IO[str], *, protect: bool = True) -> None:
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for result in results:
+        record = result.to_record()
+        writer.writerow([_csv_cell(record[column], protect) for column in COLUMNS])
+
+
+def write_jsonl(results: Iterable[ScanResult], stream: IO[str]) -> None:
+    for result in results:
+        stream.write(json.dumps(result.to_record(), ensure_ascii=False) + "\n")
+
+
+def render(results: list[ScanResult], fmt: OutputFormat, *, protect: bool = True) -> str:
+    buffer = io.StringIO(newline="")
+    if fmt is OutputFormat.CSV:
+        write_csv(results, buffer, protect=protect)
+    else:
+        write_jsonl(results, buffer)
+    return buffer.getvalue()
+
+
+def write_results(
+    results: list[ScanResult], out: Path, fmt: OutputFormat, *, protect: bool = True
+) -> None:
+    """Write to ``out`` atomically, or to standard output when ``out`` is '-'."""
+    text = render(results, fmt, protect=protect)
+    if str(out) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    # Excel needs the byte-order mark to read UTF-8 (non-ASCII file names).
+    encoding = "utf-8-sig" if fmt is OutputFormat.CSV else "utf-8"
+    atomic_write(out, lambda stream: stream.write(text.encode(encoding)))
+
+
+def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write through a temporary file in the target's folder, then rename over it."""
+    folder = target.parent if str(target.parent) else Path()
+    try:
+        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write to {folder}: {exc.strerror}",
+            remedy="choose an --out in a folder you can write to",
+        ) from exc
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise OutputError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            remedy="check free space and permissions, or choose another --out",
+        ) from exc
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

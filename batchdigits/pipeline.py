@@ -1,0 +1,257 @@
+"""The scan pipeline, one stage per function:
+
+discover files -> load images -> preprocess -> classify -> review -> write output.
+
+Loading and preprocessing run in worker processes, a chunk of files per
+task, while this process runs the model on full batches; memory stays
+bounded by the chunks in flight plus one row per page.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .discover import Discovery, SourceFile, discover_files, image_extensions
+from .errors import InputError, NoImagesError, OutputError
+from .load import UnreadableImage, load_pages
+from .model import Classifier, KerasClassifier, resolve_model
+from .options import ScanOptions
+from .output import write_results
+from .parallel import available_cores, ordered_map
+from .preprocess import to_mnist
+from .results import ScanReport, ScanResult, ScanSummary
+from .review import Reason, review
+
+log = logging.getLogger("batchdigits")
+
+#: Files per worker task: large enough to amortise process hand-offs, small
+#: enough to keep all cores busy on small folders.
+FILES_PER_TASK = 16
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A page after loading and preprocessing: MNIST-form pixels, or why there are none."""
+
+    source: SourceFile
+    page: int | None
+    image: np.ndarray | None
+    error: str = ""
+
+
+def discover_images(options: ScanOptions) -> Discovery:
+    """Stage 1: the image files under the folder, minus our own output files."""
+    folder = options.folder
+    if not folder.exists():
+        raise InputError(f"folder not found: {folder}", remedy="check the path to scan")
+    if not folder.is_dir():
+        raise InputError(f"not a folder: {folder}", remedy="pass the folder that holds the scans")
+    skip: list[Path] = []
+    if options.out is not None and not options.to_stdout:
+        skip += [options.out, *own_files(options.out)]
+    discovery = discover_files(
+        folder,
+        include=options.include,
+        exclude=options.exclude,
+        follow_symlinks=options.follow_symlinks,
+        skip=skip,
+    )
+    for problem in discovery.unreadable_folders:
+        log.warning("cannot list folder %s", problem)
+    if not discovery.files:
+        raise NoImagesError(
+            f"no image files found in {folder}",
+            remedy="check the folder, and any --include / --exclude patterns",
+        )
+    return discovery
+
+
+def own_files(out: Path) -> list[Path]:
+    """Files batchdigits keeps beside an output file (never scanned as inputs)."""
+    return [out.with_name(out.name + ".manifest.json"), out.with_name(out.name + ".lock")]
+
+
+def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
+    """Stages 2 and 3 for one file: decode its pages and put each in MNIST form."""
+    try:
+        pages = load_pages(source.path, max_pixels=max_pixels)
+    except UnreadableImage as exc:
+        return [PreparedPage(source, None, None, str(exc))]
+    except Exception as exc:  # a crashing decoder must cost one row, not the run
+        return [PreparedPage(source, None, None, f"decoder failed: {_describe(exc)}")]
+    prepared = []
+    for page in pages:
+        try:
+            image = to_mnist(page.pixels)
+        except Exception as exc:  # likewise a preprocessing bug on an odd image
+            error = f"internal error while preprocessing: {_describe(exc)}"
+            prepared.append(PreparedPage(source, page.number, None, error))
+            continue
+        prepared.append(PreparedPage(source, page.number, image))
+    return prepared
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def prepare_files(sources: Sequence[SourceFile], *, max_pixels: int) -> list[PreparedPage]:
+    """One worker task: :func:`prepare_file` over a chunk of files."""
+    return [page for source in sources for page in prepare_file(source, max_pixels=max_pixels)]
+
+
+def classify(classifier: Classifier, pages: Sequence[PreparedPage]) -> np.ndarray:
+    """Stage 4: one model call for the whole batch -> (N, 10) probabilities."""
+    images = np.stack([page.image for page in pages if page.image is not None])
+    return classifier.predict(images)
+
+
+def review_page(
+    page: PreparedPage, probabilities: np.ndarray | None, *, model_id: str, review_below: float
+) -> ScanResult:
+    """Stage 5: the row for one page, with its review flag and reason."""
+    digit = confidence = runner_up = runner_up_confidence = None
+    if probabilities is not None:
+        ranked = np.argsort(probabilities)[::-1]
+        digit, runner_up = int(ranked[0]), int(ranked[1])
+        confidence = float(probabilities[digit])
+        runner_up_confidence = float(probabilities[runner_up])
+    reason = review(
+        confidence=confidence,
+        blank=page.image is None and not page.error,
+        error=page.error,
+        review_below=review_below,
+    )
+    source = page.source
+    return ScanResult(
+        file=source.relative,
+        page=page.page,
+        digit=digit,
+        confidence=confidence,
+        runner_up=runner_up,
+        runner_up_confidence=runner_up_confidence,
+        needs_review=reason is not None,
+        reason=reason.value if reason else "",
+        error=page.error,
+        model_id=model_id,
+        file_size=source.size if source.size >= 0 else None,
+        file_mtime_ns=source.mtime_ns or None,
+    )
+
+
+def _chunks(items: Sequence[SourceFile], size: int) -> Iterator[Sequence[SourceFile]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _progress_bar(options: ScanOptions, total: int) -> Callable[[int], None]:
+    show = options.progress if options.progress is not None else sys.stderr.isatty()
+    if not show:
+        return lambda n: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
+    return bar.update
+
+
+def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> ScanReport:
+    """Run the whole pipeline and, when ``options.out`` is set, write the results.
+
+    ``classifier`` replaces the Keras model (tests inject fakes here).
+    """
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+    if options.out is not None and not options.to_stdout:
+        check_output_target(options)
+    model_ref = resolve_model(options.model) if classifier is None else None
+    discovery = discover_images(options)
+    files = discovery.files
+    jobs = options.jobs or available_cores()
+
+    # Start decoding before loading the model: TensorFlow's start-up then
+    # overlaps with the first chunks, and workers fork from a parent that
+    # holds no TensorFlow threads.
+    task = partial(prepare_files, max_pixels=options.max_pixels)
+    prepared = ordered_map(task, _chunks(files, FILES_PER_TASK), jobs)
+    if classifier is None:
+        assert model_ref is not None
+        classifier = KerasClassifier(model_ref, threads=jobs)
+    model_id = classifier.model_id
+    advance = _progress_bar(options, len(files))
+
+    results: list[ScanResult] = []
+    waiting: list[PreparedPage] = []
+
+    def run_batch(batch: list[PreparedPage]) -> None:
+        probabilities = classify(classifier, batch)
+        for page, probs in zip(batch, probabilities, strict=True):
+            results.append(
+                review_page(page, probs, model_id=model_id, review_below=options.review_below)
+            )
+
+    for chunk in prepared:
+        for page in chunk:
+            if page.image is None:
+                if page.error:
+                    log.warning("%s: %s", page.source.relative, page.error)
+                results.append(
+                    review_page(page, None, model_id=model_id, review_below=options.review_below)
+                )
+            else:
+                waiting.append(page)
+        while len(waiting) >= options.batch_size:
+            run_batch(waiting[: options.batch_size])
+            del waiting[: options.batch_size]
+        advance(len({page.source.relative for page in chunk}))
+    if waiting:
+        run_batch(waiting)
+
+    results.sort(key=lambda r: r.sort_key)
+    summary = ScanSummary(
+        files=len(files),
+        rows=len(results),
+        flagged=sum(r.needs_review for r in results),
+        errors=sum(bool(r.error) for r in results),
+        blank=sum(r.reason == Reason.BLANK for r in results),
+        skipped_non_images=discovery.skipped_non_images,
+        seconds=time.monotonic() - started,
+    )
+    report = ScanReport(
+        results=results,
+        summary=summary,
+        model_id=model_id,
+        review_below=options.review_below,
+        started=started_at,
+        finished=datetime.now(UTC),
+    )
+    if options.out is not None:
+        write_results(results, options.out, options.format, protect=options.csv_protection)
+    return report
+
+
+def check_output_target(options: ScanOptions) -> None:
+    """Refuse an output that cannot be written or that is one of the inputs."""
+    assert options.out is not None
+    out = options.out
+    if out.is_dir():
+        raise OutputError(f"output is a folder: {out}", remedy="give a file name, e.g. results.csv")
+    if not out.parent.exists() and str(out.parent):
+        raise OutputError(
+            f"output folder does not exist: {out.parent}",
+            remedy="create it first, or choose another --out",
+        )
+    if out.suffix.lower() in image_extensions():
+        raise OutputError(
+            f"refusing to write results to {out}: that is an image file name, probably an input",
+            remedy="choose an --out ending in .csv or .jsonl",
+        )

@@ -1,0 +1,348 @@
+"""Turn a grayscale picture of one handwritten digit into MNIST form.
+
+MNIST digits are white ink on black, anti-aliased from bilevel scans, fitted
+into a 20x20 box and placed in 28x28 by centre of mass. A model trained on
+MNIST is only as good as our ability to make a scan look like that, so this
+module is the heart of batchdigits.
+
+Everything here is pure numpy in, numpy out (scipy.ndimage and Pillow's
+resampling are used as array kernels, never for I/O). Training runs every
+MNIST digit through :func:`to_mnist` too, so training and inference see
+exactly the same kind of picture, and :func:`to_model_input` owns the
+model's normalisation so that the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+MNIST_SIDE = 28
+DIGIT_BOX = 20
+
+#: Bumped whenever a change here changes what the model sees; recorded in
+#: model metadata so a model can be matched with the preprocessing it
+#: was trained with.
+PREPROCESS_VERSION = 1
+
+# The working resolution: big enough that thin strokes survive thresholding,
+# small enough that the morphology below stays cheap.
+_WORK_MAX = 320
+_WORK_MIN = 96
+# A digit smaller than this (longest side, working pixels) inside a larger
+# original is re-read from the original at full resolution.
+_REFINE_BELOW = 48
+# Stroke width in the 20x20 box, in pixels, that MNIST digits fall between
+# (measured on the MNIST training set by benchmarks/mnist_stroke_width.py).
+_STROKE_MIN = 2.2
+_STROKE_MAX = 4.0
+# Below this ink contrast (0-255 scale) there is nothing a person would call
+# writing: the page is blank.
+_MIN_CONTRAST = 24.0
+
+
+def to_mnist(gray: np.ndarray) -> np.ndarray | None:
+    """Return the digit in ``gray`` as a (28, 28) uint8 MNIST-style image.
+
+    ``gray`` is a 2-D array, 0 = black, 255 = white (any numeric dtype in
+    that range), in either polarity. Returns ``None`` when the image holds
+    no ink: a blank page must be reported, not guessed.
+    """
+    image = np.asarray(gray, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale array, got shape {image.shape}")
+    return _to_mnist(image, refine=True)
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """Normalise a batch of (N, 28, 28) uint8 MNIST-form images for the CNN."""
+    batch = np.asarray(images, dtype=np.float32)
+    if batch.ndim == 2:
+        batch = batch[None]
+    return (batch / 255.0)[..., None]
+
+
+def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
+    if min(image.shape) < 2:
+        return None
+    work, scale = _to_work_scale(image)
+    ink = _ink_contrast(work)
+    if ink is None:
+        return None
+    mask = _ink_mask(ink)
+    if mask is None:
+        return None
+    mask = _remove_ruled_lines(mask, ink)
+    mask = _select_digit(mask, ink)
+    if mask is None:
+        return None
+    rows, cols = _bbox(mask)
+    longest = max(rows.stop - rows.start, cols.stop - cols.start)
+    if refine and scale < 1.0 and longest < _REFINE_BELOW:
+        # A small digit in a big picture: read it again from the original
+        # pixels around it, where it has the detail the working copy lost.
+        return _refine_from_original(image, rows, cols, scale)
+    mask = _normalise_stroke_width(mask[rows, cols])
+    return _fit_and_centre(mask)
+
+
+def _refine_from_original(
+    image: np.ndarray, rows: slice, cols: slice, scale: float
+) -> np.ndarray | None:
+    height = (rows.stop - rows.start) / scale
+    width = (cols.stop - cols.start) / scale
+    margin = max(height, width) * 0.6
+    top = max(0, int(rows.start / scale - margin))
+    left = max(0, int(cols.start / scale - margin))
+    bottom = min(image.shape[0], int(rows.stop / scale + margin) + 1)
+    right = min(image.shape[1], int(cols.stop / scale + margin) + 1)
+    return _to_mnist(image[top:bottom, left:right], refine=False)
+
+
+def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Area-average when shrinking, bilinear when enlarging (float32)."""
+    height, width = shape
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    method = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    resized = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F").resize(
+        (width, height), method
+    )
+    return np.asarray(resized, dtype=np.float32)
+
+
+def _to_work_scale(image: np.ndarray) -> tuple[np.ndarray, float]:
+    longest = max(image.shape)
+    if longest > _WORK_MAX:
+        scale = _WORK_MAX / longest
+    elif longest < _WORK_MIN:
+        scale = _WORK_MIN / longest
+    else:
+        return image, 1.0
+    shape = (max(2, round(image.shape[0] * scale)), max(2, round(image.shape[1] * scale)))
+    return _resize(image, shape), scale
+
+
+def _ink_contrast(image: np.ndarray) -> np.ndarray | None:
+    """Ink as positive contrast over the local paper level, paper at 0.
+
+    Decides the polarity (ink is the minority of pixels, so the median is
+    paper) and subtracts a background estimated at a coarse scale, which
+    removes paper colour, shading and uneven lighting.
+    """
+    # Extremes of a lightly smoothed copy: robust to pixel noise, yet a
+    # digit covering well under 1% of a wide page still counts.
+    smooth = ndimage.uniform_filter(image, size=3, mode="nearest")
+    low, high = float(smooth.min()), float(smooth.max())
+    median = float(np.median(image))
+    if max(high - median, median - low) < _MIN_CONTRAST:
+        return None
+    inked = 255.0 - image if (high - median) < (median - low) else image.copy()
+    # A low percentile over a wide window sees paper even where thick
+    # strokes cover most of the window.
+    small_side = 32
+    factor = small_side / max(inked.shape)
+    small_shape = (max(2, round(inked.shape[0] * factor)), max(2, round(inked.shape[1] * factor)))
+    small = _resize(inked, small_shape)
+    window = max(3, round(max(small_shape) / 3))
+    background = ndimage.percentile_filter(small, 20, size=window, mode="nearest")
+    background = ndimage.uniform_filter(background, size=max(3, window // 2), mode="nearest")
+    background = _resize(background, inked.shape)
+    return np.clip(inked - background, 0.0, None)
+
+
+def _otsu(values: np.ndarray) -> float:
+    hist, edges = np.histogram(values, bins=128)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(hist)
+    weight_high = weight_low[-1] - weight_low
+    mass_low = np.cumsum(hist * centres)
+    mean_low = mass_low / np.maximum(weight_low, 1)
+    mean_high = (mass_low[-1] - mass_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(centres[int(np.argmax(between))])
+
+
+def _ink_mask(ink: np.ndarray) -> np.ndarray | None:
+    smooth = ndimage.gaussian_filter(ink, sigma=1.0)
+    peak = float(ndimage.maximum_filter(smooth, size=3).max())
+    noise = 1.4826 * float(np.median(np.abs(ink - np.median(ink))))
+    if peak < max(_MIN_CONTRAST, 8.0 * noise):
+        return None
+    threshold = float(np.clip(_otsu(smooth[smooth > 0.05 * peak]), 0.25 * peak, 0.6 * peak))
+    threshold = max(threshold, 4.0 * noise)
+    mask = smooth > threshold
+    return mask if mask.any() else None
+
+
+def _line_bands(mask: np.ndarray, axis: int) -> list[tuple[slice, slice]]:
+    """Thin straight runs spanning most of the image along ``axis`` (1 = rows)."""
+    length = mask.shape[axis]
+    run = max(8, int(0.5 * length))
+    structure = np.ones((1, run) if axis == 1 else (run, 1), dtype=bool)
+    lines = ndimage.binary_opening(mask, structure=structure)
+    if not lines.any():
+        return []
+    labels, _ = ndimage.label(lines)
+    across = mask.shape[1 - axis]
+    bands = []
+    for box in ndimage.find_objects(labels):
+        if box is None:
+            continue
+        thickness = box[1 - axis].stop - box[1 - axis].start
+        if thickness <= max(3, 0.06 * across):
+            bands.append(box)
+    return bands
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    area = float(mask.sum())
+    if area == 0:
+        return 0.0
+    boundary = mask & ~ndimage.binary_erosion(mask)
+    return 2.0 * area / max(1.0, float(boundary.sum()))
+
+
+def _remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """Erase ruled or squared paper lines without eating the digit.
+
+    Two or more parallel lines are paper. A single line is paper only when it
+    reaches well beyond the rest of the ink and is thinner or fainter than
+    the strokes; otherwise it is likely part of the digit (the bar of a
+    tightly cropped 7).
+    """
+    cleaned = mask
+    for axis in (1, 0):
+        bands = _line_bands(cleaned, axis)
+        if not bands:
+            continue
+        band_mask = np.zeros_like(cleaned)
+        for box in bands:
+            band_mask[box] = cleaned[box]
+        rest = cleaned & ~band_mask
+        if len(bands) == 1 and rest.any():
+            box = bands[0]
+            span = box[axis].stop - box[axis].start
+            rest_span = np.flatnonzero(rest.any(axis=1 - axis))
+            rest_extent = rest_span[-1] - rest_span[0] + 1
+            thickness = box[1 - axis].stop - box[1 - axis].start
+            thinner = thickness < 0.75 * _stroke_width(rest)
+            fainter = ink[band_mask].mean() < 0.6 * ink[rest].mean()
+            if not (span > rest_extent + 0.3 * cleaned.shape[axis] and (thinner or fainter)):
+                continue
+        if not rest.any():
+            return cleaned
+        # Re-join strokes the erased line cut through.
+        thickness = max(box[1 - axis].stop - box[1 - axis].start for box in bands)
+        bridge = (thickness + 3, 1) if axis == 1 else (1, thickness + 3)
+        bridged = ndimage.binary_closing(rest, structure=np.ones(bridge, dtype=bool))
+        cleaned = rest | (bridged & band_mask)
+    return cleaned
+
+
+def _select_digit(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
+    """Keep the digit's connected pieces; drop specks, dust and scanner borders."""
+    height, width = mask.shape
+    reach = max(1, round(0.015 * max(height, width)))
+    grouped, count = ndimage.label(
+        ndimage.binary_dilation(mask, iterations=reach), structure=np.ones((3, 3), dtype=bool)
+    )
+    if count == 0:
+        return None
+    labels = np.where(mask, grouped, 0)
+    index = np.arange(1, count + 1)
+    areas = ndimage.sum_labels(mask, labels, index)
+    masses = ndimage.sum_labels(ink, labels, index)
+    boxes = ndimage.find_objects(labels, max_label=count)
+
+    candidates: list[tuple[float, int, tuple[slice, slice]]] = []
+    for label, (area, mass, box) in enumerate(zip(areas, masses, boxes, strict=True), start=1):
+        if box is None or area == 0:
+            continue
+        if _is_border_artefact(box, height, width):
+            continue
+        centre_y = (box[0].start + box[0].stop) / 2 / height - 0.5
+        centre_x = (box[1].start + box[1].stop) / 2 / width - 0.5
+        centrality = 1.0 - 0.8 * min(1.0, np.hypot(centre_y, centre_x) / 0.7071)
+        candidates.append((float(mass) * centrality, label, box))
+    if not candidates:
+        return None
+    candidates.sort(reverse=True)
+    _, main_label, main_box = candidates[0]
+    main_area = float(areas[main_label - 1])
+    if main_area < max(6.0, 0.0004 * height * width):
+        return None
+
+    keep = [main_label]
+    top, bottom = main_box[0].start, main_box[0].stop
+    left, right = main_box[1].start, main_box[1].stop
+    for _, label, box in candidates[1:]:
+        if areas[label - 1] < 0.06 * main_area:
+            continue
+        size = max(bottom - top, right - left)
+        gap_y = max(0, box[0].start - bottom, top - box[0].stop)
+        gap_x = max(0, box[1].start - right, left - box[1].stop)
+        if max(gap_y, gap_x) <= 0.25 * size:
+            keep.append(label)
+            top, bottom = min(top, box[0].start), max(bottom, box[0].stop)
+            left, right = min(left, box[1].start), max(right, box[1].stop)
+    return np.isin(labels, keep)
+
+
+def _is_border_artefact(box: tuple[slice, slice], height: int, width: int) -> bool:
+    """A thin band lying along an edge of the image: a scanner border or shadow edge."""
+    rows, cols = box
+    box_height, box_width = rows.stop - rows.start, cols.stop - cols.start
+    touches_side = cols.start == 0 or cols.stop == width
+    touches_end = rows.start == 0 or rows.stop == height
+    along_side = touches_side and box_height >= 0.8 * height and box_width <= 0.2 * width
+    along_end = touches_end and box_width >= 0.8 * width and box_height <= 0.2 * height
+    return along_side or along_end
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice]:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _normalise_stroke_width(mask: np.ndarray) -> np.ndarray:
+    """Thin marker strokes and thicken hairlines to MNIST's range.
+
+    The range is in pixels of the final 20x20 box, so the correction depends
+    on how much the digit will be scaled.
+    """
+    scale = DIGIT_BOX / max(mask.shape)
+    width = _stroke_width(mask)
+    scaled = width * scale
+    if _STROKE_MIN <= scaled <= _STROKE_MAX:
+        return mask
+    padded = np.pad(mask, 2 + int(np.ceil(_STROKE_MIN / scale)))
+    if scaled > _STROKE_MAX:
+        radius = (width - _STROKE_MAX / scale) / 2
+        thinned = ndimage.distance_transform_edt(padded) > radius
+        # Never erode a stroke away entirely.
+        result = thinned if thinned.sum() >= 0.25 * padded.sum() else padded
+    else:
+        radius = (_STROKE_MIN / scale - width) / 2
+        result = ndimage.distance_transform_edt(~padded) <= radius
+    if not result.any():
+        return mask
+    rows, cols = _bbox(result)
+    return result[rows, cols]
+
+
+def _fit_and_centre(mask: np.ndarray) -> np.ndarray:
+    height, width = mask.shape
+    scale = DIGIT_BOX / max(height, width)
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    digit = _resize(mask.astype(np.float32) * 255.0, shape)
+    total = float(digit.sum())
+    canvas = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+    if total <= 0:
+        return canvas.astype(np.uint8)
+    centre_y, centre_x = ndimage.center_of_mass(digit)
+    top = int(np.clip(round(MNIST_SIDE / 2 - centre_y), 0, MNIST_SIDE - shape[0]))
+    left = int(np.clip(round(MNIST_SIDE / 2 - centre_x), 0, MNIST_SIDE - shape[1]))
+    canvas[top : top + shape[0], left : left + shape[1]] = digit
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)

@@ -1,0 +1,121 @@
+"""Typed scan results, with the one mapping from result to output columns.
+
+CSV, JSON lines, the DataFrame and the summary all come from
+:meth:`ScanResult.to_record`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Output columns, in order. The first four are a fixed contract.
+COLUMNS: tuple[str, ...] = (
+    "file",
+    "digit",
+    "confidence",
+    "needs_review",
+    "reason",
+    "error",
+    "runner_up",
+    "runner_up_confidence",
+    "page",
+    "model_id",
+    "file_size",
+    "file_mtime_ns",
+)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """One output row: a digit read from one image (one page of a multi-page file)."""
+
+    file: str
+    page: int | None
+    digit: int | None
+    confidence: float | None
+    runner_up: int | None
+    runner_up_confidence: float | None
+    needs_review: bool
+    reason: str
+    error: str
+    model_id: str
+    file_size: int | None
+    file_mtime_ns: int | None
+
+    def to_record(self) -> dict[str, Any]:
+        """The row as column -> value, in :data:`COLUMNS` order (None = empty)."""
+        return {
+            "file": self.file,
+            "digit": self.digit,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "needs_review": self.needs_review,
+            "reason": self.reason,
+            "error": self.error,
+            "runner_up": self.runner_up,
+            "runner_up_confidence": (
+                None if self.runner_up_confidence is None else round(self.runner_up_confidence, 4)
+            ),
+            "page": self.page,
+            "model_id": self.model_id,
+            "file_size": self.file_size,
+            "file_mtime_ns": self.file_mtime_ns,
+        }
+
+    @property
+    def sort_key(self) -> tuple[str, int]:
+        return (self.file, self.page or 0)
+
+
+@dataclass
+class ScanSummary:
+    """Counts and timing of one run: the end-of-run line and the manifest."""
+
+    files: int = 0
+    rows: int = 0
+    flagged: int = 0
+    errors: int = 0
+    blank: int = 0
+    skipped_non_images: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.files} files, {self.rows} rows, {self.flagged} flagged for review, "
+            f"{self.errors} errors, {self.seconds:.1f}s"
+        )
+
+
+@dataclass
+class ScanReport:
+    """Everything one run produced."""
+
+    results: list[ScanResult]
+    summary: ScanSummary
+    model_id: str
+    review_below: float
+    started: datetime
+    finished: datetime
+    warnings: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return results_frame(self.results)
+
+
+def results_frame(results: list[ScanResult]) -> pd.DataFrame:
+    """A DataFrame with :data:`COLUMNS`; integer columns stay integers despite gaps."""
+    import pandas as pd
+
+    frame = pd.DataFrame([r.to_record() for r in results], columns=list(COLUMNS))
+    for column in ("digit", "runner_up", "page", "file_size", "file_mtime_ns"):
+        frame[column] = frame[column].astype("Int64")
+    for column in ("confidence", "runner_up_confidence"):
+        frame[column] = frame[column].astype("float64")
+    frame["needs_review"] = frame["needs_review"].astype(bool)
+    for column in ("file", "reason", "error", "model_id"):
+        frame[column] = frame[column].astype(object)
+    return frame

@@ -1,0 +1,263 @@
+"""Train the digit CNN on MNIST, through the same preprocessing that ``scan`` uses.
+
+Every training digit goes through :func:`batchdigits.preprocess.to_mnist`,
+clean and in randomly distorted copies (rotation, shear, stretch, stroke
+weight, elastic warp), so the model learns the pictures our preprocessing
+actually produces, not only MNIST's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from . import __version__
+from .errors import TrainingDataError
+from .model import ARCHITECTURE, MODEL_FILENAME, build_model, metadata_path, user_model_dir
+from .parallel import available_cores, ordered_map
+from .preprocess import PREPROCESS_VERSION, to_mnist, to_model_input
+
+MNIST_ENV = "BATCHDIGITS_MNIST"
+VALIDATION_SIZE = 5000
+
+
+@dataclass
+class TrainOptions:
+    """Settings of one training run; all of them are recorded in the metadata."""
+
+    data: Path | None = None
+    out_dir: Path = field(default_factory=user_model_dir)
+    epochs: int = 12
+    batch_size: int = 128
+    distorted_copies: int = 1
+    limit: int | None = None
+    seed: int = 1
+    jobs: int = field(default_factory=available_cores)
+    name: str = "batchdigits-cnn"
+
+
+@dataclass
+class MnistData:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+
+def load_mnist(path: Path | None = None) -> MnistData:
+    """MNIST from ``path``, else ``$BATCHDIGITS_MNIST``, else Keras' download."""
+    if path is None and os.environ.get(MNIST_ENV):
+        path = Path(os.environ[MNIST_ENV])
+    if path is not None:
+        try:
+            with np.load(path) as data:
+                arrays = [
+                    np.asarray(data[key]) for key in ("x_train", "y_train", "x_test", "y_test")
+                ]
+        except (OSError, KeyError, ValueError) as exc:
+            raise TrainingDataError(
+                f"cannot read MNIST from {path}: {exc}",
+                remedy="pass an mnist.npz with x_train, y_train, x_test, y_test (Keras' layout)",
+            ) from exc
+        return MnistData(*arrays, source=str(path))
+    from ._tf import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as exc:  # network errors come in many types
+        raise TrainingDataError(
+            f"cannot download MNIST: {exc}",
+            remedy=f"pass --data PATH to an mnist.npz, or set {MNIST_ENV}",
+        ) from exc
+    return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
+
+
+def distort(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A randomly distorted copy of a white-on-black digit, at 3x resolution.
+
+    The distortions are the ways handwriting on real scans differs from
+    MNIST's writers: slant and rotation, width, stroke weight and wobble.
+    """
+    big = ndimage.zoom(digit.astype(np.float32), 3, order=1)
+    angle = np.deg2rad(rng.uniform(-15, 15))
+    shear = rng.uniform(-0.3, 0.3)
+    scale_y, scale_x = rng.uniform(0.85, 1.15, size=2)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = rotation @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([scale_y, scale_x])
+    inverse = np.linalg.inv(matrix)
+    centre = np.array(big.shape) / 2
+    offset = centre - inverse @ centre
+    warped = ndimage.affine_transform(big, inverse, offset=offset, order=1, mode="constant")
+    if rng.random() < 0.5:
+        alpha, sigma = rng.uniform(2, 6), 8.0
+        dy = ndimage.gaussian_filter(rng.uniform(-1, 1, big.shape), sigma) * alpha * sigma
+        dx = ndimage.gaussian_filter(rng.uniform(-1, 1, big.shape), sigma) * alpha * sigma
+        yy, xx = np.indices(big.shape)
+        warped = ndimage.map_coordinates(warped, [yy + dy, xx + dx], order=1, mode="constant")
+    weight = rng.integers(-2, 4)
+    if weight > 0:
+        warped = ndimage.grey_dilation(warped, size=(weight + 1, weight + 1))
+    elif weight < 0:
+        warped = ndimage.grey_erosion(warped, size=(2, 2))
+    return np.clip(warped, 0, 255)
+
+
+def _prepare_chunk(task: tuple[np.ndarray, int | None]) -> np.ndarray:
+    """to_mnist over a chunk of digits, distorted first when a seed is given."""
+    digits, seed = task
+    rng = np.random.default_rng(seed) if seed is not None else None
+    out = np.zeros((len(digits), 28, 28), dtype=np.uint8)
+    for i, digit in enumerate(digits):
+        source = distort(digit, rng) if rng is not None else digit
+        result = to_mnist(source)
+        if result is not None:
+            out[i] = result
+    return out
+
+
+def prepare_digits(
+    digits: np.ndarray, jobs: int, seed: int | None = None, chunk: int = 500
+) -> np.ndarray:
+    """Run every digit through the scan preprocessing (optionally distorted first)."""
+    tasks = [
+        (digits[i : i + chunk], None if seed is None else seed * 1_000_003 + i)
+        for i in range(0, len(digits), chunk)
+    ]
+    parts = list(ordered_map(_prepare_chunk, tasks, jobs))
+    return np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8)
+
+
+@dataclass
+class TrainReport:
+    model_path: Path
+    metadata: dict[str, Any]
+
+
+def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainReport:
+    """Train, evaluate on the untouched MNIST test set, and save model + metadata."""
+    started = time.monotonic()
+    data = load_mnist(options.data)
+    rng = np.random.default_rng(options.seed)
+    order = rng.permutation(len(data.x_train))
+    if options.limit:
+        order = order[: options.limit]
+    n_val = min(VALIDATION_SIZE, max(1, len(order) // 10))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    x_test, y_test = data.x_test, data.y_test
+    if options.limit:
+        x_test, y_test = x_test[: options.limit], y_test[: options.limit]
+
+    log(
+        f"preprocessing {len(train_idx)} training digits "
+        f"(+{options.distorted_copies} distorted copies)"
+    )
+    parts = [prepare_digits(data.x_train[train_idx], options.jobs)]
+    for copy in range(options.distorted_copies):
+        parts.append(
+            prepare_digits(data.x_train[train_idx], options.jobs, seed=options.seed + copy + 1)
+        )
+    x_train = np.concatenate(parts)
+    y_train = np.tile(data.y_train[train_idx], len(parts))
+    x_val = prepare_digits(data.x_train[val_idx], options.jobs)
+    y_val = data.y_train[val_idx]
+    x_test_scan = prepare_digits(x_test, options.jobs)
+    log(f"preprocessing done in {time.monotonic() - started:.0f}s")
+
+    from ._tf import import_tensorflow
+
+    tf = import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(options.seed)
+    model = build_model()
+    steps = int(np.ceil(len(x_train) / options.batch_size)) * options.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=max(1, steps), alpha=0.02)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomTranslation(0.07, 0.07, fill_mode="constant", seed=options.seed),
+            keras.layers.RandomZoom(0.08, fill_mode="constant", seed=options.seed),
+        ]
+    )
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((to_model_input(x_train), y_train.astype(np.int32)))
+        .shuffle(len(x_train), seed=options.seed)
+        .batch(options.batch_size)
+        .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    history = model.fit(
+        train_ds,
+        epochs=options.epochs,
+        validation_data=(to_model_input(x_val), y_val.astype(np.int32)),
+        verbose=2,
+    )
+
+    def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
+        logits = model.predict(to_model_input(images), batch_size=512, verbose=0)
+        return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+    metadata: dict[str, Any] = {
+        "name": options.name,
+        "architecture": ARCHITECTURE,
+        "parameters": int(model.count_params()),
+        "preprocess_version": PREPROCESS_VERSION,
+        "data": data.source,
+        "training_digits": len(train_idx),
+        "distorted_copies": options.distorted_copies,
+        "validation_digits": int(n_val),
+        "epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "seed": options.seed,
+        "validation_accuracy": round(accuracy(x_val, y_val), 5),
+        "mnist_test_digits": len(x_test),
+        "mnist_test_accuracy": round(accuracy(x_test_scan, y_test), 5),
+        "mnist_test_accuracy_raw": round(accuracy(x_test, y_test), 5),
+        "final_train_loss": round(float(history.history["loss"][-1]), 5),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_seconds": round(time.monotonic() - started, 1),
+        "batchdigits_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "machine": f"{platform.machine()} {platform.system()}, {available_cores()} cores",
+        "options": {k: str(v) for k, v in asdict(options).items()},
+    }
+    model_path = save_model(model, metadata, options.out_dir)
+    log(
+        f"MNIST test accuracy {metadata['mnist_test_accuracy']:.4f} "
+        f"(raw MNIST {metadata['mnist_test_accuracy_raw']:.4f}); saved {model_path}"
+    )
+    return TrainReport(model_path, metadata)
+
+
+def save_model(model: Any, metadata: dict[str, Any], out_dir: Path) -> Path:
+    """Write the model and its metadata, each moved into place only when complete."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / MODEL_FILENAME
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".train-") as tmp:
+        staged = Path(tmp) / MODEL_FILENAME
+        model.save(staged)
+        staged_meta = metadata_path(staged)
+        staged_meta.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+        os.replace(staged, target)
+        os.replace(staged_meta, metadata_path(target))
+    return target

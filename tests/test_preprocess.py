@@ -1,0 +1,153 @@
+"""Preprocessing into MNIST form, on digits drawn in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from batchdigits.preprocess import DIGIT_BOX, MNIST_SIDE, to_mnist, to_model_input
+
+from .conftest import draw_digit
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two 28x28 images: 1.0 = same picture."""
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def ink_box(image: np.ndarray, level: int = 30) -> tuple[int, int]:
+    rows = np.flatnonzero((image > level).any(axis=1))
+    cols = np.flatnonzero((image > level).any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+@pytest.mark.parametrize("digit", ["0", "1", "7"])
+def test_output_is_mnist_form(digit: str) -> None:
+    result = to_mnist(draw_digit(digit))
+    assert result is not None
+    assert result.shape == (MNIST_SIDE, MNIST_SIDE) and result.dtype == np.uint8
+    height, width = ink_box(result)
+    assert max(height, width) in (DIGIT_BOX - 1, DIGIT_BOX, DIGIT_BOX + 1)
+    centre_y, centre_x = ndimage.center_of_mass(result.astype(float))
+    assert abs(centre_y - 14) <= 1.0 and abs(centre_x - 14) <= 1.0
+    # White digit on black: the corners are background.
+    assert result[0, 0] == 0 and result[-1, -1] == 0 and result.max() == 255
+
+
+def test_aspect_ratio_is_kept() -> None:
+    tall = to_mnist(draw_digit("0", box=(70, 20, 110, 180)))
+    assert tall is not None
+    height, width = ink_box(tall)
+    assert height >= DIGIT_BOX - 1 and width < 0.45 * height
+
+
+@pytest.mark.parametrize("digit", ["0", "1", "7"])
+def test_polarity_is_detected(digit: str) -> None:
+    dark_on_light = to_mnist(draw_digit(digit, ink=20, paper=235))
+    light_on_dark = to_mnist(draw_digit(digit, ink=235, paper=20))
+    assert dark_on_light is not None and light_on_dark is not None
+    assert similarity(dark_on_light, light_on_dark) > 0.97
+
+
+@pytest.mark.parametrize("digit", ["0", "7"])
+def test_shaded_paper_and_offset(digit: str) -> None:
+    page = draw_digit(digit, box=(20, 110, 70, 180), size=(200, 260)).astype(float)
+    clean = to_mnist(page)
+    # A strong lighting gradient and a shadow edge across the page.
+    _yy, xx = np.mgrid[0 : page.shape[0], 0 : page.shape[1]]
+    page *= 0.55 + 0.45 * xx / page.shape[1]
+    page[:, 150:] *= 0.7
+    shaded = to_mnist(page + np.random.default_rng(0).normal(0, 4, page.shape))
+    assert clean is not None and shaded is not None
+    assert similarity(clean, shaded) > 0.9
+
+
+def test_specks_and_scanner_border_are_ignored() -> None:
+    clean = to_mnist(draw_digit("7"))
+    page = draw_digit("7").copy()
+    page[5:9, 5:9] = 0  # dust
+    page[190:195, 150:154] = 10
+    page[:, :6] = 0  # black scanner edge down the left side
+    dirty = to_mnist(page)
+    assert clean is not None and dirty is not None
+    assert similarity(clean, dirty) > 0.95
+
+
+@pytest.mark.parametrize("rule", ["ruled", "squared"])
+def test_paper_lines_are_removed(rule: str) -> None:
+    clean = to_mnist(draw_digit("0", stroke=8))
+    page = draw_digit("0", stroke=8).copy()
+    page[::25, :] = 150
+    page[1::25, :] = 150
+    if rule == "squared":
+        page[:, ::25] = 150
+    lined = to_mnist(page)
+    assert clean is not None and lined is not None
+    assert similarity(clean, lined) > 0.85
+
+
+def test_a_tight_seven_keeps_its_bar() -> None:
+    """A full-width stroke in a tight crop is the digit, not a ruled line."""
+    seven = draw_digit("7", size=(100, 70), box=(2, 4, 67, 96), stroke=8)
+    result = to_mnist(seven)
+    assert result is not None
+    top_rows = result[: MNIST_SIDE // 2]
+    assert (top_rows > 128).any(axis=0).sum() >= 10
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        np.full((300, 200), 245, np.uint8),
+        np.random.default_rng(1).normal(240, 3, (300, 200)).clip(0, 255),
+        np.full((1, 1), 0, np.uint8),
+        np.full((3, 500), 128, np.uint8),
+    ],
+    ids=["white", "paper-noise", "1x1", "sliver"],
+)
+def test_no_ink_is_blank(page: np.ndarray) -> None:
+    assert to_mnist(page) is None
+
+
+def test_tiny_digit_on_a_big_page_is_found() -> None:
+    page = np.full((1200, 1600), 240, np.uint8)
+    page[500:530, 800:830] = draw_digit("0", size=(30, 30), box=(4, 2, 26, 28), stroke=3)
+    result = to_mnist(page)
+    assert result is not None
+    assert max(ink_box(result)) >= DIGIT_BOX - 1
+
+
+def test_stroke_weight_is_normalised() -> None:
+    hairline = to_mnist(draw_digit("0", stroke=2, size=(400, 320)))
+    marker = to_mnist(draw_digit("0", stroke=30, size=(400, 320)))
+    assert hairline is not None and marker is not None
+    # Both end up within MNIST's range of ink coverage.
+    for image in (hairline, marker):
+        coverage = float((image > 128).mean())
+        assert 0.08 < coverage < 0.3, coverage
+
+
+def test_golden_output_within_tolerance() -> None:
+    """Preprocessing of a fixed drawing stays the same, up to resampling noise."""
+    page = draw_digit("7", size=(180, 140), stroke=9)
+    expected = np.load(GOLDEN / "seven.npy")
+    result = to_mnist(page)
+    assert result is not None
+    assert np.abs(result.astype(int) - expected.astype(int)).mean() < 3.0
+
+
+def test_model_input_normalisation() -> None:
+    batch = np.stack([np.zeros((28, 28), np.uint8), np.full((28, 28), 255, np.uint8)])
+    x = to_model_input(batch)
+    assert x.shape == (2, 28, 28, 1) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+
+
+def test_rejects_colour_arrays() -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        to_mnist(np.zeros((10, 10, 3)))
