@@ -169,6 +169,17 @@ def scan(
             help="Prefix cells starting with = + - @ with ' so spreadsheets do not run them.",
         ),
     ] = True,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental",
+            help="Reuse rows of unchanged files from the existing output; process only the rest.",
+        ),
+    ] = False,
+    fail_on_review: Annotated[
+        bool,
+        typer.Option("--fail-on-review", help="Exit 7 when any row is flagged for review."),
+    ] = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     log_file: LogFileOption = None,
@@ -191,6 +202,7 @@ def scan(
             batch_size=batch_size,
             jobs=jobs,
             csv_protection=csv_protection,
+            incremental=incremental,
             progress=None if not quiet else False,
         )
         report = run_scan(options)
@@ -198,6 +210,8 @@ def scan(
         log.info("%s -> %s", report.summary.line(), destination)
         if report.summary.errors:
             raise typer.Exit(ExitCode.FILES_FAILED)
+        if fail_on_review and report.summary.flagged:
+            raise typer.Exit(ExitCode.REVIEW_FLAGGED)
 
 
 @app.command()
@@ -292,4 +306,7 @@ def model_reset() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # A job started in the background inherits an ignored SIGINT; make Ctrl-C
+    # (and `kill -INT`) always stop the run cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app(args=argv, prog_name="batchdigits")

@@ -114,3 +114,47 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def read_results(path: Path, fmt: OutputFormat) -> list[dict[str, Any]]:
+    """Read a results file we wrote back into records (CSV protection undone).
+
+    Used by incremental runs. Raises ValueError when the file is not ours.
+    """
+    if fmt is OutputFormat.JSONL:
+        with path.open(encoding="utf-8") as stream:
+            records = [json.loads(line) for line in stream if line.strip()]
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            reader = csv.DictReader(stream)
+            if reader.fieldnames is None or list(reader.fieldnames[:4]) != list(COLUMNS[:4]):
+                raise ValueError(f"{path} does not start with the columns {', '.join(COLUMNS[:4])}")
+            records = [_parse_csv_row(row) for row in reader]
+    for record in records:
+        missing = [column for column in COLUMNS if column not in record]
+        if missing:
+            raise ValueError(f"{path} lacks columns {missing}")
+    return records
+
+
+_INT_COLUMNS = ("digit", "runner_up", "page", "file_size", "file_mtime_ns")
+_FLOAT_COLUMNS = ("confidence", "runner_up_confidence")
+
+
+def _parse_csv_row(row: dict[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for column, text in row.items():
+        if column in _INT_COLUMNS:
+            record[column] = int(text) if text else None
+        elif column in _FLOAT_COLUMNS:
+            record[column] = float(text) if text else None
+        elif column == "needs_review":
+            record[column] = text == "true"
+        else:
+            record[column] = restore(text or "")
+    return record
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))

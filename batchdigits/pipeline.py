@@ -13,22 +13,24 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .discover import Discovery, SourceFile, discover_files, image_extensions
 from .errors import InputError, NoImagesError, OutputError
 from .load import UnreadableImage, load_pages
+from .lock import OutputLock
 from .model import Classifier, KerasClassifier, resolve_model
 from .options import ScanOptions
-from .output import write_results
+from .output import read_results, write_manifest, write_results
 from .parallel import available_cores, ordered_map
 from .preprocess import to_mnist
-from .results import ScanReport, ScanResult, ScanSummary
+from .results import COLUMNS, ScanReport, ScanResult, ScanSummary
 from .review import Reason, review
 
 log = logging.getLogger("batchdigits")
@@ -51,13 +53,10 @@ class PreparedPage:
 def discover_images(options: ScanOptions) -> Discovery:
     """Stage 1: the image files under the folder, minus our own output files."""
     folder = options.folder
-    if not folder.exists():
-        raise InputError(f"folder not found: {folder}", remedy="check the path to scan")
-    if not folder.is_dir():
-        raise InputError(f"not a folder: {folder}", remedy="pass the folder that holds the scans")
+    check_folder(folder)
     skip: list[Path] = []
     if options.out is not None and not options.to_stdout:
-        skip += [options.out, *own_files(options.out)]
+        skip += [options.out, manifest_path(options.out), lock_path(options.out)]
     discovery = discover_files(
         folder,
         include=options.include,
@@ -75,9 +74,11 @@ def discover_images(options: ScanOptions) -> Discovery:
     return discovery
 
 
-def own_files(out: Path) -> list[Path]:
-    """Files batchdigits keeps beside an output file (never scanned as inputs)."""
-    return [out.with_name(out.name + ".manifest.json"), out.with_name(out.name + ".lock")]
+def check_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise InputError(f"folder not found: {folder}", remedy="check the path to scan")
+    if not folder.is_dir():
+        raise InputError(f"not a folder: {folder}", remedy="pass the folder that holds the scans")
 
 
 def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
@@ -169,30 +170,43 @@ def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> S
 
     ``classifier`` replaces the Keras model (tests inject fakes here).
     """
+    check_folder(options.folder)
+    writes_file = options.out is not None and not options.to_stdout
+    if not writes_file:
+        return _scan(options, classifier)
+    assert options.out is not None
+    check_output_target(options)
+    with OutputLock(lock_path(options.out)):
+        report = _scan(options, classifier)
+        write_results(report.results, options.out, options.format, protect=options.csv_protection)
+        write_manifest(manifest_path(options.out), build_manifest(options, report))
+    return report
+
+
+def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
     started_at = datetime.now(UTC)
     started = time.monotonic()
-    if options.out is not None and not options.to_stdout:
-        check_output_target(options)
     model_ref = resolve_model(options.model) if classifier is None else None
+    model_id = classifier.model_id if classifier is not None else model_ref.model_id  # type: ignore[union-attr]
     discovery = discover_images(options)
-    files = discovery.files
+    reused, todo = reuse_previous(options, discovery.files, model_id)
     jobs = options.jobs or available_cores()
 
     # Start decoding before loading the model: TensorFlow's start-up then
     # overlaps with the first chunks, and workers fork from a parent that
     # holds no TensorFlow threads.
     task = partial(prepare_files, max_pixels=options.max_pixels)
-    prepared = ordered_map(task, _chunks(files, FILES_PER_TASK), jobs)
-    if classifier is None:
+    prepared = ordered_map(task, _chunks(todo, FILES_PER_TASK), jobs)
+    if classifier is None and todo:
         assert model_ref is not None
         classifier = KerasClassifier(model_ref, threads=jobs)
-    model_id = classifier.model_id
-    advance = _progress_bar(options, len(files))
+    advance = _progress_bar(options, len(todo))
 
-    results: list[ScanResult] = []
+    results = list(reused)
     waiting: list[PreparedPage] = []
 
     def run_batch(batch: list[PreparedPage]) -> None:
+        assert classifier is not None
         probabilities = classify(classifier, batch)
         for page, probs in zip(batch, probabilities, strict=True):
             results.append(
@@ -218,15 +232,16 @@ def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> S
 
     results.sort(key=lambda r: r.sort_key)
     summary = ScanSummary(
-        files=len(files),
+        files=len(discovery.files),
         rows=len(results),
         flagged=sum(r.needs_review for r in results),
         errors=sum(bool(r.error) for r in results),
         blank=sum(r.reason == Reason.BLANK for r in results),
         skipped_non_images=discovery.skipped_non_images,
+        reused=len({r.file for r in reused}),
         seconds=time.monotonic() - started,
     )
-    report = ScanReport(
+    return ScanReport(
         results=results,
         summary=summary,
         model_id=model_id,
@@ -234,9 +249,89 @@ def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> S
         started=started_at,
         finished=datetime.now(UTC),
     )
-    if options.out is not None:
-        write_results(results, options.out, options.format, protect=options.csv_protection)
-    return report
+
+
+def lock_path(out: Path) -> Path:
+    return out.with_name(out.name + ".lock")
+
+
+def manifest_path(out: Path) -> Path:
+    return out.with_name(out.name + ".manifest.json")
+
+
+def reuse_previous(
+    options: ScanOptions, files: list[SourceFile], model_id: str
+) -> tuple[list[ScanResult], list[SourceFile]]:
+    """For ``--incremental``: earlier rows still valid, and the files to (re)process.
+
+    A file's rows are reused when its path, size and modification time and the
+    model are unchanged and it did not fail to load before. The review flag
+    is recomputed, so a new ``--review-below`` applies to old rows too.
+    Files that no longer exist simply have no rows any more.
+    """
+    out = options.out
+    if not options.incremental or out is None or options.to_stdout or not out.exists():
+        return [], files
+    try:
+        records = read_results(out, options.format)
+    except (OSError, ValueError) as exc:
+        log.warning("cannot reuse %s (%s); processing every file", out, exc)
+        return [], files
+    previous: dict[str, list[dict[str, object]]] = {}
+    for record in records:
+        previous.setdefault(str(record["file"]), []).append(record)
+    reused: list[ScanResult] = []
+    todo: list[SourceFile] = []
+    for source in files:
+        rows = previous.get(source.relative, [])
+        unchanged = bool(rows) and all(
+            row["file_size"] == source.size
+            and row["file_mtime_ns"] == source.mtime_ns
+            and row["model_id"] == model_id
+            and not row["error"]
+            for row in rows
+        )
+        if unchanged:
+            reused += [rereview(row, options.review_below) for row in rows]
+        else:
+            todo.append(source)
+    log.info("incremental: reusing %d files, processing %d", len(files) - len(todo), len(todo))
+    return reused, todo
+
+
+def rereview(record: dict[str, object], review_below: float) -> ScanResult:
+    """A row from an earlier run, with its review flag decided afresh."""
+    confidence = record["confidence"]
+    reason = review(
+        confidence=confidence,  # type: ignore[arg-type]
+        blank=record["digit"] is None,
+        error=str(record["error"] or ""),
+        review_below=review_below,
+    )
+    fields = {column: record[column] for column in COLUMNS}
+    fields.update(needs_review=reason is not None, reason=reason.value if reason else "")
+    return ScanResult(**fields)  # type: ignore[arg-type]
+
+
+def build_manifest(options: ScanOptions, report: ScanReport) -> dict[str, object]:
+    """What a later reader needs to trust and reproduce the output file."""
+    return {
+        "tool": "batchdigits",
+        "version": __version__,
+        "output": str(options.out),
+        "format": options.format.value,
+        "model_id": report.model_id,
+        "review_below": report.review_below,
+        "started": report.started.isoformat(timespec="seconds"),
+        "finished": report.finished.isoformat(timespec="seconds"),
+        "counts": asdict(report.summary),
+        "arguments": {
+            key: (list(value) if isinstance(value, tuple) else value)
+            for key, value in asdict(options).items()
+            if key not in ("progress", "extra")
+        },
+        "command": sys.argv,
+    }
 
 
 def check_output_target(options: ScanOptions) -> None:

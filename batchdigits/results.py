@@ -81,11 +81,13 @@ class ScanSummary:
     errors: int = 0
     blank: int = 0
     skipped_non_images: int = 0
+    reused: int = 0  # files whose rows an incremental run kept
     seconds: float = 0.0
 
     def line(self) -> str:
+        reused = f" ({self.reused} unchanged, reused)" if self.reused else ""
         return (
-            f"{self.files} files, {self.rows} rows, {self.flagged} flagged for review, "
+            f"{self.files} files{reused}, {self.rows} rows, {self.flagged} flagged for review, "
             f"{self.errors} errors, {self.seconds:.1f}s"
         )
 

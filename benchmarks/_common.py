@@ -1,0 +1,77 @@
+"""Helpers shared by the benchmark scripts: machine info, RESULTS.md sections,
+the naive pipeline, labels."""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+DEFAULT_MNIST = Path(
+    os.environ.get("BATCHDIGITS_MNIST", REPO.parent / "shared" / "data" / "mnist.npz")
+)
+
+
+def machine() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {cores} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def command_line() -> str:
+    return "python " + " ".join([Path(sys.argv[0]).relative_to(REPO).as_posix(), *sys.argv[1:]])
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) this script's section of RESULTS.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    stamp = (
+        f"Command: `{command_line()}`  \nDate: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  \n"
+        f"Machine: {machine()}\n\n"
+    )
+    section = f"{start}\n{stamp}{body.rstrip()}\n{end}"
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = (
+        pattern.sub(lambda m: section, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section + "\n"
+    )
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def read_labels(path: Path) -> dict[str, int]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return {row["file"]: int(row["label"]) for row in csv.DictReader(stream)}
+
+
+def naive_images(paths: list[Path]) -> np.ndarray:
+    """The tutorial's way: the raw file, grayscale, resized to 28x28. No inversion,
+    no cropping, no centring."""
+    images = []
+    for path in paths:
+        with Image.open(path) as image:
+            images.append(np.asarray(image.convert("L").resize((28, 28)), dtype=np.uint8))
+    return np.stack(images)
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""Accuracy and time of `batchdigits scan` on sample_scans/, beside the naive pipeline.
+
+Usage: python benchmarks/sample_accuracy.py [--model PATH]
+
+Runs the CLI end to end as a user does (a subprocess, start-up included),
+then, in the same run, feeds the same files to the same model the naive way
+(raw file -> grayscale -> 28x28, no inversion, no cropping). Also re-measures
+the model's MNIST test accuracy when MNIST is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_MNIST, REPO, naive_images, read_labels, table, write_section
+
+from batchdigits.model import load_classifier, resolve_model
+from batchdigits.preprocess import to_mnist
+
+SAMPLES = REPO / "sample_scans"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=3, help="timed CLI runs (median reported)")
+    args = parser.parse_args()
+    labels = read_labels(SAMPLES / "labels.csv")
+    model_args = ["--model", str(args.model)] if args.model else []
+
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "r.csv"
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "batchdigits",
+                    "scan",
+                    str(SAMPLES),
+                    "--out",
+                    str(out),
+                    "-q",
+                    *model_args,
+                ],
+                check=True,
+            )
+            times.append(time.perf_counter() - started)
+        with out.open(encoding="utf-8-sig", newline="") as stream:
+            rows = list(csv.DictReader(stream))
+    right = sum(row["digit"] != "" and int(row["digit"]) == labels[row["file"]] for row in rows)
+    flagged = [row for row in rows if row["needs_review"] == "true"]
+    unflagged_wrong = sum(
+        row["needs_review"] == "false" and int(row["digit"]) != labels[row["file"]] for row in rows
+    )
+    wrong = [
+        f"{row['file']} read {row['digit'] or '-'} ({row['confidence'] or '-'}), "
+        f"is {labels[row['file']]}"
+        for row in rows
+        if row["digit"] == "" or int(row["digit"]) != labels[row["file"]]
+    ]
+
+    classifier = load_classifier(args.model)
+    files = sorted(labels)
+    naive = classifier.predict(naive_images([SAMPLES / f for f in files])).argmax(axis=1)
+    naive_right = int(sum(int(p) == labels[f] for p, f in zip(naive, files, strict=True)))
+
+    ref = resolve_model(args.model)
+    mnist_line = "MNIST not available: test accuracy not re-measured."
+    if DEFAULT_MNIST.is_file():
+        with np.load(DEFAULT_MNIST) as data:
+            x_test, y_test = data["x_test"], data["y_test"]
+        prepared = np.stack([to_mnist(x) for x in x_test])
+        predicted = np.concatenate(
+            [
+                classifier.predict(prepared[i : i + 1000]).argmax(axis=1)
+                for i in range(0, len(prepared), 1000)
+            ]
+        )
+        mnist_line = (
+            f"MNIST test set (10,000 digits, through the scan preprocessing): "
+            f"**{np.mean(predicted == y_test):.2%}** (metadata says "
+            f"{ref.metadata.get('mnist_test_accuracy', float('nan')):.2%})."
+        )
+
+    body = "\n".join(
+        [
+            f"Model: `{classifier.model_id}` ({ref.source}).",
+            "",
+            table(
+                ["pipeline", "right", "accuracy"],
+                [
+                    ["batchdigits scan", f"{right}/{len(rows)}", f"**{right / len(rows):.1%}**"],
+                    [
+                        "naive (raw file resized to 28x28, same model)",
+                        f"{naive_right}/{len(files)}",
+                        f"{naive_right / len(files):.1%}",
+                    ],
+                ],
+            ),
+            "",
+            f"`batchdigits scan sample_scans` end to end (subprocess, start-up included), "
+            f"median of {len(times)}: **{np.median(times):.2f} s** for {len(rows)} images "
+            f"(runs: {', '.join(f'{t:.2f}' for t in times)} s).",
+            f"Flagged for review: {len(flagged)}; wrong but not flagged: {unflagged_wrong}.",
+            "",
+            mnist_line,
+            "",
+            "Misread: " + ("; ".join(wrong) if wrong else "none") + ".",
+        ]
+    )
+    write_section("sample_accuracy", "## sample_scans/: accuracy and time\n\n" + body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

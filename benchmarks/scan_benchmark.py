@@ -1,0 +1,188 @@
+"""The scan benchmark: MNIST test digits rendered as scans and photos, per condition.
+
+Usage:
+  python benchmarks/scan_benchmark.py                     # test split, report
+  python benchmarks/scan_benchmark.py --split calibration # choose the review threshold
+
+Splits use disjoint MNIST *test* digits (never trained on): "test" digits
+0-2399, "calibration" digits 5000-6199. sample_scans/ uses 9900-9999. The
+review threshold and any temperature are chosen on the calibration split
+only, then reported on the test split.
+
+The same run measures the naive pipeline (raw file -> grayscale -> 28x28)
+with the same model, so the gain shows side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import itertools
+
+from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
+from scanlike import CONDITIONS, render_condition
+
+from batchdigits.model import load_classifier
+from batchdigits.options import ScanOptions
+from batchdigits.pipeline import run_scan
+
+SPLITS = {"test": (0, 2400, 7), "calibration": (5000, 1200, 11)}  # first digit, count, seed
+WORK = REPO / "benchmarks" / "_work"
+UNFLAGGED_ERROR_TARGET = 0.005
+
+
+def generate(split: str, data: Path) -> Path:
+    """Render the split's images once; later runs reuse them."""
+    first, count, seed = SPLITS[split]
+    folder = WORK / f"scans_{split}"
+    labels_path = folder / "labels.csv"
+    stamp = folder / "generated.json"
+    expected = {"first": first, "count": count, "seed": seed, "conditions": list(CONDITIONS)}
+    if stamp.exists() and json.loads(stamp.read_text()) == expected:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    with np.load(data) as mnist:
+        digits, labels = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(count):
+        index = first + i
+        condition = CONDITIONS[i % len(CONDITIONS)]
+        path = render_condition(digits[index], condition, rng, folder / f"{i:05d}_{condition}")
+        rows.append((path.name, int(labels[index]), condition))
+    with labels_path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["file", "label", "condition"])
+        writer.writerows(rows)
+    stamp.write_text(json.dumps(expected))
+    return folder
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 15
+) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for low, high in itertools.pairwise(edges):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            total += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
+    return total
+
+
+def threshold_table(
+    confidence: np.ndarray, correct: np.ndarray
+) -> list[tuple[float, float, float]]:
+    rows = []
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999):
+        kept = confidence >= threshold
+        coverage = kept.mean()
+        error = 1 - correct[kept].mean() if kept.any() else 0.0
+        rows.append((threshold, coverage, error))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=sorted(SPLITS), default="test")
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--review-below", type=float, default=None)
+    args = parser.parse_args()
+
+    folder = generate(args.split, args.data)
+    with (folder / "labels.csv").open(encoding="utf-8", newline="") as stream:
+        truth = {
+            row["file"]: (int(row["label"]), row["condition"]) for row in csv.DictReader(stream)
+        }
+
+    options = ScanOptions(folder=folder, model=args.model, progress=False)
+    if args.review_below is not None:
+        options.review_below = args.review_below
+    started = time.perf_counter()
+    report = run_scan(options)
+    seconds = time.perf_counter() - started
+    results = [r for r in report.results if r.file in truth]
+    labels = np.array([truth[r.file][0] for r in results])
+    conditions = [truth[r.file][1] for r in results]
+    predicted = np.array([-1 if r.digit is None else r.digit for r in results])
+    confidence = np.array([0.0 if r.confidence is None else r.confidence for r in results])
+    correct = predicted == labels
+    flagged = np.array([r.needs_review for r in results])
+
+    classifier = load_classifier(args.model)
+    files = [folder / r.file for r in results]
+    naive = np.concatenate(
+        [
+            classifier.predict(naive_images(files[i : i + 500])).argmax(axis=1)
+            for i in range(0, len(files), 500)
+        ]
+    )
+    naive_correct = naive == labels
+
+    by_condition: dict[str, list[int]] = defaultdict(list)
+    for i, condition in enumerate(conditions):
+        by_condition[condition].append(i)
+    condition_rows = []
+    for condition in CONDITIONS:
+        idx = np.array(by_condition[condition])
+        condition_rows.append(
+            [
+                condition,
+                len(idx),
+                f"{correct[idx].mean():.1%}",
+                f"{naive_correct[idx].mean():.1%}",
+                f"{flagged[idx].mean():.0%}",
+            ]
+        )
+    weakest = min(CONDITIONS, key=lambda c: correct[np.array(by_condition[c])].mean())
+    thresholds = threshold_table(confidence, correct)
+    meeting = [t for t, coverage, error in thresholds if error <= UNFLAGGED_ERROR_TARGET]
+    recommended = meeting[0] if meeting else None
+    unflagged = ~flagged
+    body = "\n".join(
+        [
+            f"Split **{args.split}**: {len(results)} images, MNIST test digits "
+            f"{SPLITS[args.split][0]}-{SPLITS[args.split][0] + SPLITS[args.split][1] - 1}; "
+            f"model `{report.model_id}`; review threshold {report.review_below}.",
+            "",
+            f"- batchdigits accuracy: **{correct.mean():.2%}** (weakest condition: "
+            f"{weakest}, {correct[np.array(by_condition[weakest])].mean():.1%})",
+            f"- naive pipeline, same model: {naive_correct.mean():.2%}",
+            f"- rows not flagged: {unflagged.mean():.1%} (coverage); wrong among them: "
+            f"**{(1 - correct[unflagged].mean()) if unflagged.any() else 0:.2%}**",
+            f"- expected calibration error: {expected_calibration_error(confidence, correct):.4f}",
+            f"- scan time (API, model load included): {seconds:.1f} s",
+            "",
+            table(["condition", "images", "batchdigits", "naive", "flagged"], condition_rows),
+            "",
+            "Coverage and error among unflagged rows by threshold:",
+            "",
+            table(
+                ["review below", "coverage", "error when not flagged"],
+                [[t, f"{c:.1%}", f"{e:.2%}"] for t, c, e in thresholds],
+            ),
+            "",
+            f"Smallest threshold with unflagged error <= {UNFLAGGED_ERROR_TARGET:.1%}: "
+            f"{recommended}.",
+        ]
+    )
+    write_section(
+        f"scan_benchmark_{args.split}", f"## Scan benchmark ({args.split} split)\n\n" + body
+    )
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

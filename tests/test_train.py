@@ -1,0 +1,80 @@
+"""Training: a smoke run on a tiny subset writes a model that scan can load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from batchdigits import cli
+from batchdigits.errors import TrainingDataError
+from batchdigits.model import MODEL_FILENAME, resolve_model, user_model_path
+from batchdigits.train import load_mnist
+
+from .conftest import draw_digit, write_digit_folder
+
+runner = CliRunner()
+
+
+def tiny_mnist(path: Path, count: int = 240) -> Path:
+    """An mnist.npz in Keras' layout with digits drawn in code (0, 1, 7)."""
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for i in range(count):
+        digit = "017"[i % 3]
+        page = draw_digit(digit, size=(28, 28), box=(8, 4, 20, 24), stroke=2, ink=255, paper=0)
+        shifted = np.roll(page, rng.integers(-2, 3, size=2), axis=(0, 1))
+        images.append(shifted)
+        labels.append(int(digit))
+    x, y = np.stack(images).astype(np.uint8), np.array(labels, dtype=np.uint8)
+    np.savez(path, x_train=x, y_train=y, x_test=x[:60], y_test=y[:60])
+    return path
+
+
+@pytest.mark.slow
+def test_train_smoke_writes_a_model_that_scan_uses(tmp_path: Path) -> None:
+    data = tiny_mnist(tmp_path / "mnist.npz")
+    result = runner.invoke(
+        cli.app, ["train", "--data", str(data), "--epochs", "1", "--limit", "200", "--jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    model = user_model_path()
+    assert model.is_file()
+    metadata = json.loads(model.with_suffix(".json").read_text())
+    for key in ("architecture", "data", "epochs", "mnist_test_accuracy", "trained_at"):
+        assert key in metadata
+    assert metadata["epochs"] == 1 and metadata["training_digits"] == 180
+    assert "scan now uses this model" in result.stderr
+
+    ref = resolve_model()
+    assert ref.source == "user" and ref.path == model
+    folder = tmp_path / "in"
+    write_digit_folder(folder, count=2)
+    scanned = runner.invoke(cli.app, ["scan", str(folder), "--out", str(tmp_path / "r.csv")])
+    assert scanned.exit_code == 0, scanned.output
+    assert ref.model_id in (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+
+    reset = runner.invoke(cli.app, ["model", "reset"])
+    assert reset.exit_code == 0 and not model.exists()
+    assert resolve_model().source == "shipped"
+
+
+def test_training_data_errors_are_clear(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, images=np.zeros((2, 28, 28)))
+    with pytest.raises(TrainingDataError, match="x_train"):
+        load_mnist(bad)
+    result = runner.invoke(cli.app, ["train", "--data", str(bad)])
+    assert result.exit_code == 2 and "cannot read MNIST" in result.stderr
+
+
+def test_train_reads_the_full_mnist(mnist_path: Path) -> None:
+    data = load_mnist(mnist_path)
+    assert data.x_train.shape == (60000, 28, 28) and data.x_test.shape == (10000, 28, 28)
+
+
+def test_model_file_name() -> None:
+    assert MODEL_FILENAME.endswith(".keras")
