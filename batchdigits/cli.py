@@ -208,6 +208,15 @@ def scan(
         report = run_scan(options)
         destination = "standard output" if options.to_stdout else str(out)
         log.info("%s -> %s", report.summary.line(), destination)
+        timings = report.summary.timings
+        log.debug(
+            "time per stage: decode %.1fs, preprocess %.1fs (summed over workers), "
+            "model load %.1fs, model %.1fs",
+            timings.decode,
+            timings.preprocess,
+            timings.model_load,
+            timings.model,
+        )
         if report.summary.errors:
             raise typer.Exit(ExitCode.FILES_FAILED)
         if fail_on_review and report.summary.flagged:

@@ -58,27 +58,31 @@ def write_jsonl(results: Iterable[ScanResult], stream: IO[str]) -> None:
         stream.write(json.dumps(result.to_record(), ensure_ascii=False) + "\n")
 
 
-def render(results: list[ScanResult], fmt: OutputFormat, *, protect: bool = True) -> str:
-    buffer = io.StringIO(newline="")
+def _write(results: list[ScanResult], stream: IO[str], fmt: OutputFormat, protect: bool) -> None:
     if fmt is OutputFormat.CSV:
-        write_csv(results, buffer, protect=protect)
+        write_csv(results, stream, protect=protect)
     else:
-        write_jsonl(results, buffer)
-    return buffer.getvalue()
+        write_jsonl(results, stream)
 
 
 def write_results(
     results: list[ScanResult], out: Path, fmt: OutputFormat, *, protect: bool = True
 ) -> None:
     """Write to ``out`` atomically, or to standard output when ``out`` is '-'."""
-    text = render(results, fmt, protect=protect)
     if str(out) == "-":
-        sys.stdout.write(text)
+        _write(results, sys.stdout, fmt, protect)
         sys.stdout.flush()
         return
     # Excel needs the byte-order mark to read UTF-8 (non-ASCII file names).
     encoding = "utf-8-sig" if fmt is OutputFormat.CSV else "utf-8"
-    atomic_write(out, lambda stream: stream.write(text.encode(encoding)))
+
+    def write(binary: IO[bytes]) -> None:
+        text = io.TextIOWrapper(binary, encoding=encoding, newline="")  # type: ignore[arg-type]
+        _write(results, text, fmt, protect)
+        text.flush()
+        text.detach()
+
+    atomic_write(out, write)
 
 
 def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:

@@ -30,7 +30,7 @@ from .options import ScanOptions
 from .output import read_results, write_manifest, write_results
 from .parallel import available_cores, ordered_map
 from .preprocess import to_mnist
-from .results import COLUMNS, ScanReport, ScanResult, ScanSummary
+from .results import COLUMNS, ScanReport, ScanResult, ScanSummary, StageTimings
 from .review import Reason, review
 
 log = logging.getLogger("batchdigits")
@@ -48,6 +48,8 @@ class PreparedPage:
     page: int | None
     image: np.ndarray | None
     error: str = ""
+    decode_seconds: float = 0.0
+    preprocess_seconds: float = 0.0
 
 
 def discover_images(options: ScanOptions) -> Discovery:
@@ -83,21 +85,31 @@ def check_folder(folder: Path) -> None:
 
 def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
     """Stages 2 and 3 for one file: decode its pages and put each in MNIST form."""
+    started = time.perf_counter()
     try:
         pages = load_pages(source.path, max_pixels=max_pixels)
     except UnreadableImage as exc:
         return [PreparedPage(source, None, None, str(exc))]
     except Exception as exc:  # a crashing decoder must cost one row, not the run
         return [PreparedPage(source, None, None, f"decoder failed: {_describe(exc)}")]
+    decode_seconds = time.perf_counter() - started
     prepared = []
     for page in pages:
+        started = time.perf_counter()
         try:
-            image = to_mnist(page.pixels)
+            image, error = to_mnist(page.pixels), ""
         except Exception as exc:  # likewise a preprocessing bug on an odd image
-            error = f"internal error while preprocessing: {_describe(exc)}"
-            prepared.append(PreparedPage(source, page.number, None, error))
-            continue
-        prepared.append(PreparedPage(source, page.number, image))
+            image, error = None, f"internal error while preprocessing: {_describe(exc)}"
+        prepared.append(
+            PreparedPage(
+                source,
+                page.number,
+                image,
+                error,
+                decode_seconds=decode_seconds / len(pages),
+                preprocess_seconds=time.perf_counter() - started,
+            )
+        )
     return prepared
 
 
@@ -197,9 +209,12 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
     # holds no TensorFlow threads.
     task = partial(prepare_files, max_pixels=options.max_pixels)
     prepared = ordered_map(task, _chunks(todo, FILES_PER_TASK), jobs)
+    timings = StageTimings()
     if classifier is None and todo:
         assert model_ref is not None
+        loading = time.perf_counter()
         classifier = KerasClassifier(model_ref, threads=jobs)
+        timings.model_load = time.perf_counter() - loading
     advance = _progress_bar(options, len(todo))
 
     results = list(reused)
@@ -207,7 +222,9 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
 
     def run_batch(batch: list[PreparedPage]) -> None:
         assert classifier is not None
+        predicting = time.perf_counter()
         probabilities = classify(classifier, batch)
+        timings.model += time.perf_counter() - predicting
         for page, probs in zip(batch, probabilities, strict=True):
             results.append(
                 review_page(page, probs, model_id=model_id, review_below=options.review_below)
@@ -215,6 +232,8 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
 
     for chunk in prepared:
         for page in chunk:
+            timings.decode += page.decode_seconds
+            timings.preprocess += page.preprocess_seconds
             if page.image is None:
                 if page.error:
                     log.warning("%s: %s", page.source.relative, page.error)
@@ -240,6 +259,7 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
         skipped_non_images=discovery.skipped_non_images,
         reused=len({r.file for r in reused}),
         seconds=time.monotonic() - started,
+        timings=timings,
     )
     return ScanReport(
         results=results,

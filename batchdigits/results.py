@@ -72,6 +72,17 @@ class ScanResult:
 
 
 @dataclass
+class StageTimings:
+    """Seconds spent per stage. Decode and preprocess are summed over worker
+    processes (CPU time across cores), model time is wall time in this process."""
+
+    decode: float = 0.0
+    preprocess: float = 0.0
+    model_load: float = 0.0
+    model: float = 0.0
+
+
+@dataclass
 class ScanSummary:
     """Counts and timing of one run: the end-of-run line and the manifest."""
 
@@ -83,6 +94,7 @@ class ScanSummary:
     skipped_non_images: int = 0
     reused: int = 0  # files whose rows an incremental run kept
     seconds: float = 0.0
+    timings: StageTimings = field(default_factory=StageTimings)
 
     def line(self) -> str:
         reused = f" ({self.reused} unchanged, reused)" if self.reused else ""

@@ -1,0 +1,231 @@
+"""Throughput and memory of `batchdigits scan` at folder scale.
+
+Usage: python benchmarks/throughput.py [--files 10000] [--rounds 2] [--no-100k]
+
+Generates N scan files (mostly JPEG, some PNG, about 100 to 2,000 px; cached
+under benchmarks/_work/), then measures in one run, alternating so that
+machine noise hits both alike:
+  (a) the decode ceiling: the same files opened, EXIF-transposed and
+      converted to grayscale with Pillow, over all cores, nothing else;
+  (b) `batchdigits scan` end to end as a user runs it (a subprocess);
+  (c) peak RSS of scan (all its processes) at 1,000, 10,000 and 100,000
+      files (the largest uses small images to save disk);
+  (d) the tutorial's way, one predict call per image, on a 500-file slice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_MNIST, table, write_section
+from scanlike import LOOK_CONDITIONS, render_page, style_for
+
+from batchdigits.load import load_pages
+from batchdigits.model import load_classifier
+from batchdigits.preprocess import to_mnist
+
+WORK = Path(__file__).resolve().parent / "_work"
+BASE_PAGES = 240
+
+
+def base_files(small: bool) -> list[tuple[str, bytes]]:
+    """Encoded scans to copy from: (suffix, bytes). Sizes log-uniform in 100-2000 px."""
+    rng = np.random.default_rng(5 if small else 3)
+    with np.load(DEFAULT_MNIST) as data:
+        digits = data["x_test"][3000 : 3000 + BASE_PAGES]
+    bases = []
+    for i, digit in enumerate(digits):
+        condition = LOOK_CONDITIONS[i % len(LOOK_CONDITIONS)]
+        page = Image.fromarray(render_page(digit, style_for(condition, rng), rng))
+        longest = (
+            int(rng.integers(100, 200))
+            if small
+            else int(np.exp(rng.uniform(np.log(100), np.log(2000))))
+        )
+        scale = longest / max(page.size)
+        page = page.resize(
+            (max(8, round(page.width * scale)), max(8, round(page.height * scale))), Image.LANCZOS
+        )
+        buffer = __import__("io").BytesIO()
+        if rng.random() < 0.85:
+            page.save(buffer, "JPEG", quality=int(rng.integers(75, 95)))
+            bases.append((".jpg", buffer.getvalue()))
+        else:
+            page.save(buffer, "PNG")
+            bases.append((".png", buffer.getvalue()))
+    return bases
+
+
+def make_folder(count: int, small: bool = False) -> Path:
+    folder = WORK / f"throughput_{count}{'_small' if small else ''}"
+    stamp = folder / ".stamp.json"
+    expected = {"count": count, "small": small, "bases": BASE_PAGES}
+    if stamp.exists() and json.loads(stamp.read_text()) == expected:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    bases = base_files(small)
+    for i in range(count):
+        suffix, data = bases[i % len(bases)]
+        sub = folder / f"batch_{i // 1000:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"scan_{i:06d}{suffix}").write_bytes(data)
+    stamp.write_text(json.dumps(expected))
+    return folder
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".jpg", ".png"))
+
+
+def decode_only(path: Path) -> int:
+    with Image.open(path) as image:
+        return ImageOps.exif_transpose(image).convert("L").size[0]
+
+
+def decode_ceiling(files: list[Path]) -> float:
+    """Seconds to decode every file over all cores, pool start included."""
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+        for _ in pool.imap_unordered(decode_only, files, chunksize=32):
+            pass
+    return time.perf_counter() - started
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0]) * 1024
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, IndexError):
+            continue
+        stack += [int(c) for c in children]
+    return total
+
+
+def timed_scan(folder: Path, out: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (whole process tree) of one scan run."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "batchdigits", "scan", str(folder), "--out", str(out), "-q"]
+    )
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss(process.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"scan failed with exit code {process.returncode}")
+    return seconds, peak
+
+
+def tutorial_way(files: list[Path]) -> float:
+    """Load, preprocess and predict one image at a time: one predict call each."""
+    import keras
+
+    classifier = load_classifier()
+    model = keras.saving.load_model(classifier.ref.path, compile=False)
+    started = time.perf_counter()
+    for path in files:
+        image = to_mnist(load_pages(path)[0].pixels)
+        if image is not None:
+            model.predict((image.astype(np.float32) / 255)[None, ..., None], verbose=0)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-100k", action="store_true", help="skip the 100,000-file memory run")
+    args = parser.parse_args()
+
+    folder = make_folder(args.files)
+    files = image_files(folder)
+    rows = []
+    ceilings, scans, peaks = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "r.csv"
+        for _ in range(args.rounds):
+            ceilings.append(decode_ceiling(files))
+            seconds, peak = timed_scan(folder, out)
+            scans.append(seconds)
+            peaks.append(peak)
+        ratios = [c / s for c, s in zip(ceilings, scans, strict=True)]
+        for c, s, r in zip(ceilings, scans, ratios, strict=True):
+            rows.append([f"{len(files) / c:.0f}", f"{len(files) / s:.0f}", f"{r:.0%}"])
+
+        memory = {len(files): max(peaks)}
+        small_folder = make_folder(1000)
+        memory[1000] = timed_scan(small_folder, out)[1]
+        if not args.no_100k:
+            big = make_folder(100_000, small=True)
+            memory[100_000] = timed_scan(big, out)[1]
+
+        slice_folder = Path(tmp) / "slice"
+        slice_folder.mkdir()
+        for path in files[:500]:
+            shutil.copy(path, slice_folder / path.name)
+        batched = timed_scan(slice_folder, out)[0]
+        one_by_one = tutorial_way(image_files(slice_folder))
+
+    sizes = np.array([max(Image.open(p).size) for p in files[:BASE_PAGES]])
+    jpeg_share = np.mean([p.suffix == ".jpg" for p in files])
+    body = "\n".join(
+        [
+            f"{len(files)} files ({jpeg_share:.0%} JPEG, the rest PNG; longest side "
+            f"{sizes.min()}-{sizes.max()} px, median {np.median(sizes):.0f}), "
+            f"{os.cpu_count()} cores.",
+            "",
+            table(
+                [
+                    "decode ceiling (files/s)",
+                    "batchdigits scan, end to end (files/s)",
+                    "scan / ceiling",
+                ],
+                rows,
+            ),
+            "",
+            f"**scan reaches {np.median(ratios):.0%} of the decode ceiling** "
+            f"(median of {len(ratios)} rounds).",
+            "",
+            "Peak RSS of scan, all processes together:",
+            "",
+            table(
+                ["files", "peak RSS"],
+                [
+                    [
+                        f"{n:,}" + (" (small images)" if n == 100_000 else ""),
+                        f"{rss / 2**20:.0f} MiB",
+                    ]
+                    for n, rss in sorted(memory.items())
+                ],
+            ),
+            "",
+            f"The tutorial's way (one predict call per image, 500 files, one process): "
+            f"{one_by_one:.1f} s; `batchdigits scan` on the same 500 files, start-up included: "
+            f"{batched:.1f} s ({one_by_one / batched:.1f}x faster).",
+        ]
+    )
+    write_section("throughput", "## Throughput and memory\n\n" + body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
