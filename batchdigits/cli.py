@@ -224,6 +224,52 @@ def scan(
 
 
 @app.command()
+def evaluate(
+    folder: Annotated[Path, typer.Argument(help="Folder of digit images, searched recursively.")],
+    labels: Annotated[
+        Path,
+        typer.Option("--labels", help="CSV with columns file,label (file relative to FOLDER)."),
+    ],
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write a PNG of error among unflagged rows against coverage."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Use this .keras model instead of the default.")
+    ] = None,
+    review_below: Annotated[
+        float,
+        typer.Option("--review-below", min=0.0, max=1.0, help="The review threshold to assess."),
+    ] = DEFAULT_REVIEW_BELOW,
+    jobs: JobsOption = 0,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Scan FOLDER as scan does and measure it against known labels."""
+    configure_logging(quiet=quiet, verbose=verbose, log_file=None)
+    with _guarded(verbose):
+        import json
+
+        from .evaluate import evaluate as run_evaluation
+        from .evaluate import plot_curve
+        from .options import ScanOptions
+
+        options = ScanOptions(
+            folder=folder,
+            model=model,
+            review_below=review_below,
+            jobs=jobs,
+            progress=None if not quiet else False,
+        )
+        evaluation = run_evaluation(options, labels)
+        typer.echo(json.dumps(evaluation.to_dict(), indent=2) if as_json else evaluation.to_text())
+        if plot is not None:
+            plot_curve(evaluation, plot)
+            log.info("wrote %s", plot)
+
+
+@app.command()
 def train(
     data: Annotated[
         Path | None,
@@ -238,10 +284,17 @@ def train(
             "--out", help="Folder for the model. Default: the user model folder scan uses."
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 12,
+    epochs: Annotated[int, typer.Option(min=1)] = 15,
     distorted_copies: Annotated[
         int, typer.Option(min=0, help="Randomly distorted copies of each training digit.")
     ] = 1,
+    font_samples: Annotated[
+        int,
+        typer.Option(min=0, help="Renders per handwriting font and digit (fonts-* packages)."),
+    ] = 40,
+    stroke_samples: Annotated[
+        int, typer.Option(min=0, help="Renders per European stroke style and digit (1, 4, 7, 9).")
+    ] = 1500,
     limit: Annotated[
         int | None, typer.Option(min=10, help="Train on this many digits only (smoke tests).")
     ] = None,
@@ -263,6 +316,8 @@ def train(
             out_dir=out_dir or user_model_dir(),
             epochs=epochs,
             distorted_copies=distorted_copies,
+            font_samples=font_samples,
+            stroke_samples=stroke_samples,
             limit=limit,
             seed=seed,
             jobs=jobs or available_cores(),

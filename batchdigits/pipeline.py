@@ -183,10 +183,12 @@ def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> S
     ``classifier`` replaces the Keras model (tests inject fakes here).
     """
     check_folder(options.folder)
-    writes_file = options.out is not None and not options.to_stdout
-    if not writes_file:
+    if options.out is None:
         return _scan(options, classifier)
-    assert options.out is not None
+    if options.to_stdout:
+        report = _scan(options, classifier)
+        write_results(report.results, options.out, options.format, protect=options.csv_protection)
+        return report
     check_output_target(options)
     with OutputLock(lock_path(options.out)):
         report = _scan(options, classifier)

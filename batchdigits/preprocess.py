@@ -24,7 +24,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -67,9 +67,11 @@ def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
     if min(image.shape) < 2:
         return None
     work, scale = _to_work_scale(image)
-    ink = _ink_contrast(work)
-    if ink is None:
+    (top, left), work = _crop_scanner_borders(work)
+    inked = _ink_up(work)
+    if inked is None:
         return None
+    ink = _remove_paper(inked)
     mask = _ink_mask(ink)
     if mask is None:
         return None
@@ -80,6 +82,8 @@ def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
     rows, cols = _bbox(mask)
     longest = max(rows.stop - rows.start, cols.stop - cols.start)
     if refine and scale < 1.0 and longest < _REFINE_BELOW:
+        rows = slice(rows.start + top, rows.stop + top)
+        cols = slice(cols.start + left, cols.stop + left)
         # A small digit in a big picture: read it again from the original
         # pixels around it, where it has the detail the working copy lost.
         return _refine_from_original(image, rows, cols, scale)
@@ -123,32 +127,70 @@ def _to_work_scale(image: np.ndarray) -> tuple[np.ndarray, float]:
     return _resize(image, shape), scale
 
 
-def _ink_contrast(image: np.ndarray) -> np.ndarray | None:
+def _ink_up(image: np.ndarray) -> np.ndarray | None:
+    """The image with ink bright and paper dark, or None if it has no contrast."""
+    # Ink is a thin, strong departure from the paper around it. Compare the
+    # darkest and brightest departures from a local median (a shadow or a
+    # lighting gradient departs both ways); smoothing first keeps pixel noise
+    # out, and extremes still see a digit covering well under 1% of a page.
+    residual = ndimage.uniform_filter(image, size=3, mode="nearest") - _background(image, 50)
+    darker, brighter = float(-residual.min()), float(residual.max())
+    if max(darker, brighter) < _MIN_CONTRAST:
+        return None
+    return 255.0 - image if darker > brighter else image.copy()
+
+
+def _crop_scanner_borders(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
+    """Crop away solid bands along the edges: the scanner lid or table
+    around the paper. Returns the (top, left) offset and the cropped image.
+
+    An edge line counts as border when 97% of it is far from the paper
+    level (in either direction: this runs before the polarity is known),
+    corner to corner; a digit stroke at the edge of a tight crop rarely
+    spans that. At most a quarter of each side is cropped, plus one line of
+    fringe. Cropping first keeps borders from misleading the polarity test.
+    """
+    paper = float(np.median(image[::2, ::2]))
+    deviation = np.abs(image - paper)
+    strong = 0.5 * float(deviation.max())
+    keep = [0, image.shape[0], 0, image.shape[1]]  # top, bottom, left, right
+    for side in range(4):
+        lines = deviation[keep[0] : keep[1], keep[2] : keep[3]]
+        lines = (lines, lines[::-1], lines.T, lines.T[::-1])[side]
+        limit = int(0.25 * lines.shape[0])
+        depth = 0
+        while depth < limit and np.percentile(lines[depth], 3) > strong:
+            depth += 1
+        if depth:
+            depth += 1
+            keep[side] += depth if side in (0, 2) else -depth
+    top, bottom, left, right = keep
+    if bottom - top < 2 or right - left < 2:
+        return (0, 0), image
+    return (top, left), image[top:bottom, left:right]
+
+
+def _remove_paper(inked: np.ndarray) -> np.ndarray:
     """Ink as positive contrast over the local paper level, paper at 0.
 
-    Decides the polarity (ink is the minority of pixels, so the median is
-    paper) and subtracts a background estimated at a coarse scale, which
-    removes paper colour, shading and uneven lighting.
+    Subtracting a background estimated at a coarse scale removes paper
+    colour, texture, shading and uneven lighting. A low percentile over a
+    wide window sees paper even where thick strokes cover most of the window.
     """
-    # Extremes of a lightly smoothed copy: robust to pixel noise, yet a
-    # digit covering well under 1% of a wide page still counts.
-    smooth = ndimage.uniform_filter(image, size=3, mode="nearest")
-    low, high = float(smooth.min()), float(smooth.max())
-    median = float(np.median(image[::2, ::2]))
-    if max(high - median, median - low) < _MIN_CONTRAST:
-        return None
-    inked = 255.0 - image if (high - median) < (median - low) else image.copy()
-    # A low percentile over a wide window sees paper even where thick
-    # strokes cover most of the window.
+    return np.clip(inked - _background(inked, 20), 0.0, None)
+
+
+def _background(image: np.ndarray, percentile: int) -> np.ndarray:
+    """A percentile of the neighbourhood, at a coarse scale, smoothed and
+    brought back to full size: the paper level, without the strokes."""
     small_side = 32
-    factor = small_side / max(inked.shape)
-    small_shape = (max(2, round(inked.shape[0] * factor)), max(2, round(inked.shape[1] * factor)))
-    small = _resize(inked, small_shape)
+    factor = small_side / max(image.shape)
+    small_shape = (max(2, round(image.shape[0] * factor)), max(2, round(image.shape[1] * factor)))
+    small = _resize(image, small_shape)
     window = max(3, round(max(small_shape) / 3))
-    background = ndimage.percentile_filter(small, 20, size=window, mode="nearest")
-    background = ndimage.uniform_filter(background, size=max(3, window // 2), mode="nearest")
-    background = _resize(background, inked.shape)
-    return np.clip(inked - background, 0.0, None)
+    level = ndimage.percentile_filter(small, percentile, size=window, mode="nearest")
+    level = ndimage.uniform_filter(level, size=max(3, window // 2), mode="nearest")
+    return _resize(level, image.shape)
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -166,8 +208,10 @@ def _otsu(values: np.ndarray) -> float:
 def _ink_mask(ink: np.ndarray) -> np.ndarray | None:
     smooth = ndimage.gaussian_filter(ink, sigma=1.0)
     peak = float(ndimage.maximum_filter(smooth, size=3).max())
-    sample = ink[::2, ::2]
-    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    # Pixel-to-pixel differences measure noise and texture; shading and
+    # shadows, which vary slowly, do not count.
+    steps = np.diff(ink[::2], axis=1)
+    noise = 1.4826 * float(np.median(np.abs(steps))) / np.sqrt(2)
     if peak < max(_MIN_CONTRAST, 8.0 * noise):
         return None
     threshold = float(np.clip(_otsu(smooth[smooth > 0.05 * peak]), 0.25 * peak, 0.6 * peak))

@@ -13,7 +13,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from .errors import TrainingDataError
 from .model import ARCHITECTURE, MODEL_FILENAME, build_model, metadata_path, user_model_dir
 from .parallel import available_cores, ordered_map
 from .preprocess import PREPROCESS_VERSION, to_mnist, to_model_input
+from .synthetic import FONT_PACKAGES, find_fonts, synthetic_digits
 
 MNIST_ENV = "BATCHDIGITS_MNIST"
 VALIDATION_SIZE = 5000
@@ -38,9 +39,14 @@ class TrainOptions:
 
     data: Path | None = None
     out_dir: Path = field(default_factory=user_model_dir)
-    epochs: int = 12
+    epochs: int = 15
     batch_size: int = 128
     distorted_copies: int = 1
+    #: Digits beyond MNIST's writers (batchdigits.synthetic): renders per
+    #: handwriting font and digit, and per European stroke style and digit.
+    #: 0 turns them off.
+    font_samples: int = 40
+    stroke_samples: int = 1500
     limit: int | None = None
     seed: int = 1
     jobs: int = field(default_factory=available_cores)
@@ -87,13 +93,15 @@ def load_mnist(path: Path | None = None) -> MnistData:
     return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
 
 
-def distort(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A randomly distorted copy of a white-on-black digit, at 3x resolution.
+def distort(digit: np.ndarray, rng: np.random.Generator, zoom: int = 3) -> np.ndarray:
+    """A randomly distorted copy of a white-on-black digit, enlarged ``zoom`` times.
 
     The distortions are the ways handwriting on real scans differs from
     MNIST's writers: slant and rotation, width, stroke weight and wobble.
     """
-    big = ndimage.zoom(digit.astype(np.float32), 3, order=1)
+    big = digit.astype(np.float32)
+    if zoom != 1:
+        big = ndimage.zoom(big, zoom, order=1)
     angle = np.deg2rad(rng.uniform(-15, 15))
     shear = rng.uniform(-0.3, 0.3)
     scale_y, scale_x = rng.uniform(0.85, 1.15, size=2)
@@ -117,13 +125,13 @@ def distort(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(warped, 0, 255)
 
 
-def _prepare_chunk(task: tuple[np.ndarray, int | None]) -> np.ndarray:
+def _prepare_chunk(task: tuple[Sequence[np.ndarray], int | None, int]) -> np.ndarray:
     """to_mnist over a chunk of digits, distorted first when a seed is given."""
-    digits, seed = task
+    digits, seed, zoom = task
     rng = np.random.default_rng(seed) if seed is not None else None
     out = np.zeros((len(digits), 28, 28), dtype=np.uint8)
     for i, digit in enumerate(digits):
-        source = distort(digit, rng) if rng is not None else digit
+        source = distort(digit, rng, zoom) if rng is not None else digit
         result = to_mnist(source)
         if result is not None:
             out[i] = result
@@ -131,11 +139,19 @@ def _prepare_chunk(task: tuple[np.ndarray, int | None]) -> np.ndarray:
 
 
 def prepare_digits(
-    digits: np.ndarray, jobs: int, seed: int | None = None, chunk: int = 500
+    digits: Sequence[np.ndarray],
+    jobs: int,
+    seed: int | None = None,
+    zoom: int = 3,
+    chunk: int = 500,
 ) -> np.ndarray:
-    """Run every digit through the scan preprocessing (optionally distorted first)."""
+    """Run every digit through the scan preprocessing (optionally distorted first).
+
+    ``zoom`` enlarges 28x28 MNIST digits before distortion; synthetic renders
+    are already large (zoom 1).
+    """
     tasks = [
-        (digits[i : i + chunk], None if seed is None else seed * 1_000_003 + i)
+        (digits[i : i + chunk], None if seed is None else seed * 1_000_003 + i, zoom)
         for i in range(0, len(digits), chunk)
     ]
     parts = list(ordered_map(_prepare_chunk, tasks, jobs))
@@ -171,8 +187,32 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         parts.append(
             prepare_digits(data.x_train[train_idx], options.jobs, seed=options.seed + copy + 1)
         )
+    y_parts = [data.y_train[train_idx]] * len(parts)
+    synthetic_info: dict[str, Any] = {"fonts": [], "training_digits": 0}
+    x_synth_val = np.zeros((0, 28, 28), np.uint8)
+    y_synth_val = np.zeros((0,), np.uint8)
+    if options.font_samples or options.stroke_samples:
+        fonts = find_fonts()
+        if options.font_samples and not fonts:
+            log(
+                "no handwriting fonts found; training on MNIST and stroke styles only "
+                f"(install the Debian packages {' '.join(FONT_PACKAGES)} to add them)"
+            )
+        scale = 1.0 if not options.limit else min(1.0, options.limit / 55_000)
+        per_font = max(1, round(options.font_samples * scale)) if options.font_samples else 0
+        per_stroke = max(1, round(options.stroke_samples * scale)) if options.stroke_samples else 0
+        images, labels = synthetic_digits(fonts, per_font, per_stroke, seed=options.seed)
+        log(f"preprocessing {len(images)} synthetic digits ({len(fonts)} fonts, stroke styles)")
+        parts.append(prepare_digits(images, options.jobs, seed=options.seed + 101, zoom=1))
+        y_parts.append(labels)
+        # A held-out set of fresh renders, to see that the styles were learnt.
+        val_images, y_synth_val = synthetic_digits(
+            fonts, max(1, per_font // 8), max(1, per_stroke // 8), seed=options.seed + 7
+        )
+        x_synth_val = prepare_digits(val_images, options.jobs, seed=options.seed + 202, zoom=1)
+        synthetic_info = {"fonts": [f.name for f in fonts], "training_digits": len(images)}
     x_train = np.concatenate(parts)
-    y_train = np.tile(data.y_train[train_idx], len(parts))
+    y_train = np.concatenate(y_parts)
     x_val = prepare_digits(data.x_train[val_idx], options.jobs)
     y_val = data.y_train[val_idx]
     x_test_scan = prepare_digits(x_test, options.jobs)
@@ -208,6 +248,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
     history = model.fit(
         train_ds,
         epochs=options.epochs,
+        shuffle=False,  # the dataset shuffles itself, every epoch
         validation_data=(to_model_input(x_val), y_val.astype(np.int32)),
         verbose=2,
     )
@@ -229,6 +270,10 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         "batch_size": options.batch_size,
         "seed": options.seed,
         "validation_accuracy": round(accuracy(x_val, y_val), 5),
+        "synthetic": synthetic_info,
+        "synthetic_validation_accuracy": (
+            round(accuracy(x_synth_val, y_synth_val), 5) if len(x_synth_val) else None
+        ),
         "mnist_test_digits": len(x_test),
         "mnist_test_accuracy": round(accuracy(x_test_scan, y_test), 5),
         "mnist_test_accuracy_raw": round(accuracy(x_test, y_test), 5),

@@ -35,7 +35,8 @@ def machine() -> str:
 
 
 def command_line() -> str:
-    return "python " + " ".join([Path(sys.argv[0]).relative_to(REPO).as_posix(), *sys.argv[1:]])
+    script = Path(sys.argv[0]).resolve().relative_to(REPO).as_posix()
+    return "python " + " ".join([script, *sys.argv[1:]])
 
 
 def write_section(name: str, body: str) -> None:

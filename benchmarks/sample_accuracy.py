@@ -120,8 +120,8 @@ def main() -> None:
             "Misread: " + ("; ".join(wrong) if wrong else "none") + ".",
         ]
     )
-    write_section("sample_accuracy", "## sample_scans/: accuracy and time\n\n" + body)
     print(body)
+    write_section("sample_accuracy", "## sample_scans/: accuracy and time\n\n" + body)
 
 
 if __name__ == "__main__":

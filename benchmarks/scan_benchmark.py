@@ -178,10 +178,10 @@ def main() -> None:
             f"{recommended}.",
         ]
     )
+    print(body)
     write_section(
         f"scan_benchmark_{args.split}", f"## Scan benchmark ({args.split} split)\n\n" + body
     )
-    print(body)
 
 
 if __name__ == "__main__":

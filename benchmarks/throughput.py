@@ -223,8 +223,8 @@ def main() -> None:
             f"{batched:.1f} s ({one_by_one / batched:.1f}x faster).",
         ]
     )
-    write_section("throughput", "## Throughput and memory\n\n" + body)
     print(body)
+    write_section("throughput", "## Throughput and memory\n\n" + body)
 
 
 if __name__ == "__main__":
