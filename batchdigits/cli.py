@@ -95,8 +95,11 @@ def _guarded(verbose: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         log.error("interrupted; previous output left untouched")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except Interrupted as exc:
+        log.error("%s", exc.message)
+        raise typer.Exit(exc.exit_code) from None
     except BatchDigitsError as exc:
-        log.error("error: %s", exc.message if exc.exit_code >= 128 else exc)
+        log.error("error: %s", exc)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise

@@ -75,10 +75,15 @@ class TrainingDataError(BatchDigitsError):
     exit_code = ExitCode.USAGE_ERROR
 
 
-class Interrupted(BatchDigitsError):
-    """Raised from a signal handler so that cleanup runs and nothing is written."""
+class Interrupted(BaseException):
+    """Raised from the SIGTERM handler so that cleanup runs and nothing is written.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception``
+    around a decoder or a model load can mistake it for their own failure.
+    """
 
     def __init__(self, exit_code: ExitCode) -> None:
         name = "interrupted" if exit_code == ExitCode.INTERRUPTED else "terminated"
         super().__init__(f"{name}; previous output left untouched")
+        self.message = str(self)
         self.exit_code = exit_code

@@ -60,10 +60,17 @@ class ModelRef:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
+    def temperature(self) -> float:
+        """Calibration temperature from the metadata (1.0: uncalibrated)."""
+        return float(self.metadata.get("temperature", 1.0))
+
+    @property
     def model_id(self) -> str:
-        """A short, stable identity: the name plus a hash of the file's bytes."""
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
-        return f"{self.metadata.get('name', self.path.stem)}-{digest}"
+        """A short, stable identity: the name plus a hash of the file's bytes
+        and of the calibration, since both decide the confidences."""
+        digest = hashlib.sha256(self.path.read_bytes())
+        digest.update(f"temperature={self.temperature!r}".encode())
+        return f"{self.metadata.get('name', self.path.stem)}-{digest.hexdigest()[:12]}"
 
 
 def resolve_model(explicit: Path | None = None) -> ModelRef:
@@ -119,7 +126,7 @@ class KerasClassifier:
 
         self.ref = ref
         self.model_id = ref.model_id
-        self.temperature = float(ref.metadata.get("temperature", 1.0))
+        self.temperature = ref.temperature
         try:
             self._model = keras.saving.load_model(ref.path, compile=False)
         except Exception as exc:  # Keras raises many types for a bad file
@@ -135,10 +142,13 @@ class KerasClassifier:
                 remedy="use a model trained with 'batchdigits train'",
             )
 
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Raw (N, 10) scores: one model call for the whole batch, never one per image."""
+        return np.asarray(self._model.predict_on_batch(to_model_input(images)), dtype=np.float64)
+
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """One model call for the whole batch, never one per image."""
-        logits = np.asarray(self._model.predict_on_batch(to_model_input(images)), dtype=np.float64)
-        return softmax(logits / self.temperature)
+        """Calibrated probabilities for a batch."""
+        return softmax(self.logits(images) / self.temperature)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -37,6 +37,9 @@ _REFINE_BELOW = 48
 # (measured on the MNIST training set by benchmarks/mnist_stroke_width.py).
 _STROKE_MIN = 2.2
 _STROKE_MAX = 4.0
+# Ink covering more of the picture than this is a marker or a tight crop,
+# whose strokes hide the paper from the first background estimate.
+_THICK_INK = 0.12
 # Below this ink contrast (0-255 scale) there is nothing a person would call
 # writing: the page is blank.
 _MIN_CONTRAST = 24.0
@@ -75,6 +78,13 @@ def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
     mask = _ink_mask(ink)
     if mask is None:
         return None
+    if mask.mean() > _THICK_INK:
+        # Thick strokes cover most of the window the first background
+        # estimate looks at; estimate the paper again with the ink masked out.
+        ink = _remove_paper(inked, mask)
+        mask = _ink_mask(ink)
+        if mask is None:
+            return None
     mask = _remove_ruled_lines(mask, ink)
     mask = _select_digit(mask, ink)
     if mask is None:
@@ -128,16 +138,39 @@ def _to_work_scale(image: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _ink_up(image: np.ndarray) -> np.ndarray | None:
-    """The image with ink bright and paper dark, or None if it has no contrast."""
-    # Ink is a thin, strong departure from the paper around it. Compare the
-    # darkest and brightest departures from a local median (a shadow or a
-    # lighting gradient departs both ways); smoothing first keeps pixel noise
-    # out, and extremes still see a digit covering well under 1% of a page.
-    residual = ndimage.uniform_filter(image, size=3, mode="nearest") - _background(image, 50)
-    darker, brighter = float(-residual.min()), float(residual.max())
-    if max(darker, brighter) < _MIN_CONTRAST:
+    """The image with ink bright and paper dark, or None if it has no contrast.
+
+    Ink is the extreme furthest from the paper level: below it for pen on
+    paper, above it for a negative. The paper level is judged three ways:
+
+    - a local median around each pixel: right under shadows and uneven
+      light, but a marker digit filling the crop dominates its own
+      neighbourhood and then looks like light ink;
+    - the median of the whole picture (ink is a minority of pixels), and
+    - the median of the outer ring (scanner borders are already cropped, and
+      a digit rarely covers half the ring): both fooled by a large shadow.
+
+    Dark ink on light paper is by far the common case, and the local rule
+    errs only towards "light ink"; so ink is dark when the local rule says
+    so, or when both medians agree that it is.
+
+    Smoothing keeps pixel noise out of the extremes, which still see a digit
+    covering well under 1% of a page.
+    """
+    smooth = ndimage.uniform_filter(image, size=3, mode="nearest")
+    low, high = float(smooth.min()), float(smooth.max())
+    if high - low < _MIN_CONTRAST:
         return None
-    return 255.0 - image if darker > brighter else image.copy()
+    ring = np.concatenate(
+        [image[:2].ravel(), image[-2:].ravel(), image[:, :2].ravel(), image[:, -2:].ravel()]
+    )
+    residual = smooth - _background(image, 50)
+    locally_dark = -float(residual.min()) > float(residual.max())
+    medians_dark = all(
+        (paper - low) > (high - paper)
+        for paper in (float(np.median(image[::2, ::2])), float(np.median(ring)))
+    )
+    return 255.0 - image if locally_dark or medians_dark else image.copy()
 
 
 def _crop_scanner_borders(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
@@ -170,14 +203,30 @@ def _crop_scanner_borders(image: np.ndarray) -> tuple[tuple[int, int], np.ndarra
     return (top, left), image[top:bottom, left:right]
 
 
-def _remove_paper(inked: np.ndarray) -> np.ndarray:
+def _remove_paper(inked: np.ndarray, ink_mask: np.ndarray | None = None) -> np.ndarray:
     """Ink as positive contrast over the local paper level, paper at 0.
 
     Subtracting a background estimated at a coarse scale removes paper
-    colour, texture, shading and uneven lighting. A low percentile over a
-    wide window sees paper even where thick strokes cover most of the window.
+    colour, texture, shading and uneven lighting. Without a mask, a low
+    percentile over a wide window sees paper even where strokes cover most
+    of the window. With a mask of the ink found so far, the paper level is
+    interpolated under the ink from the paper around it (normalised
+    convolution), so even a marker digit filling the crop keeps its middle.
     """
-    return np.clip(inked - _background(inked, 20), 0.0, None)
+    if ink_mask is None:
+        return np.clip(inked - _background(inked, 20), 0.0, None)
+    small_side = 32
+    factor = small_side / max(inked.shape)
+    shape = (max(2, round(inked.shape[0] * factor)), max(2, round(inked.shape[1] * factor)))
+    grown = ndimage.maximum_filter(ink_mask.view(np.uint8), size=5) > 0
+    paper = _resize((~grown).astype(np.float32), shape)
+    if paper.max() <= 0.05:
+        return np.clip(inked - _background(inked, 20), 0.0, None)
+    level = _resize(np.where(grown, 0.0, inked).astype(np.float32), shape)
+    sigma = max(1.0, small_side / 8)
+    weight = ndimage.gaussian_filter(paper, sigma, mode="nearest")
+    filled = ndimage.gaussian_filter(level, sigma, mode="nearest") / np.maximum(weight, 1e-3)
+    return np.clip(inked - _resize(filled, inked.shape), 0.0, None)
 
 
 def _background(image: np.ndarray, percentile: int) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_metrics_on_known_results() -> None:
     # Not flagged at 0.9: a, b, d -> coverage 3/5, one of them wrong.
     assert evaluation.coverage == pytest.approx(3 / 5)
     assert evaluation.unflagged_error == pytest.approx(1 / 3)
-    strictest = [p for p in evaluation.curve if p.threshold == 0.999][0]
+    strictest = next(p for p in evaluation.curve if p.threshold == 0.999)
     assert strictest.coverage == 0.0 and strictest.error == 0.0
     assert "accuracy 40.00%" in evaluation.to_text()
     json.dumps(evaluation.to_dict())
