@@ -231,14 +231,23 @@ def _remove_paper(inked: np.ndarray, ink_mask: np.ndarray | None = None) -> np.n
 
 def _background(image: np.ndarray, percentile: int) -> np.ndarray:
     """A percentile of the neighbourhood, at a coarse scale, smoothed and
-    brought back to full size: the paper level, without the strokes."""
-    small_side = 32
-    factor = small_side / max(image.shape)
-    small_shape = (max(2, round(image.shape[0] * factor)), max(2, round(image.shape[1] * factor)))
-    small = _resize(image, small_shape)
-    window = max(3, round(max(small_shape) / 3))
-    level = ndimage.percentile_filter(small, percentile, size=window, mode="nearest")
-    level = ndimage.uniform_filter(level, size=max(3, window // 2), mode="nearest")
+    brought back to full size: the paper level, without the strokes.
+
+    Computed on blocks (4x4 pixels of a copy 48 px on its longer side): the
+    percentile of each block, then over a window of blocks a third of the
+    picture wide. Far cheaper than a percentile filter over pixels, and
+    just as blind to strokes.
+    """
+    block = 4
+    blocks_long = 12
+    factor = blocks_long / max(image.shape)
+    rows = max(2, round(image.shape[0] * factor))
+    cols = max(2, round(image.shape[1] * factor))
+    small = _resize(image, (rows * block, cols * block))
+    cells = small.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    level = np.percentile(cells, percentile, axis=2).astype(np.float32)
+    level = ndimage.percentile_filter(level, percentile, size=5, mode="nearest")
+    level = ndimage.uniform_filter(level, size=3, mode="nearest")
     return _resize(level, image.shape)
 
 
@@ -256,7 +265,7 @@ def _otsu(values: np.ndarray) -> float:
 
 def _ink_mask(ink: np.ndarray) -> np.ndarray | None:
     smooth = ndimage.gaussian_filter(ink, sigma=1.0)
-    peak = float(ndimage.maximum_filter(smooth, size=3).max())
+    peak = float(smooth.max())
     # Pixel-to-pixel differences measure noise and texture; shading and
     # shadows, which vary slowly, do not count.
     steps = np.diff(ink[::2], axis=1)

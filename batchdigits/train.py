@@ -295,12 +295,20 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
 
 
 def save_model(model: Any, metadata: dict[str, Any], out_dir: Path) -> Path:
-    """Write the model and its metadata, each moved into place only when complete."""
+    """Write the model and its metadata, each moved into place only when complete.
+
+    The saved copy is uncompiled: inference needs the weights, not the
+    optimizer's state, which would double the file.
+    """
+    import keras
+
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / MODEL_FILENAME
+    inference = keras.models.clone_model(model)
+    inference.set_weights(model.get_weights())
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".train-") as tmp:
         staged = Path(tmp) / MODEL_FILENAME
-        model.save(staged)
+        inference.save(staged)
         staged_meta = metadata_path(staged)
         staged_meta.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         os.replace(staged, target)
