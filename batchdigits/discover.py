@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceFile:
     """One file found under the scanned folder."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -40,7 +40,6 @@ class ScanOptions:
     incremental: bool = False
     #: Show a progress bar; None shows one only when stderr is a terminal.
     progress: bool | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

@@ -40,7 +40,7 @@ log = logging.getLogger("batchdigits")
 FILES_PER_TASK = 16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PreparedPage:
     """A page after loading and preprocessing: MNIST-form pixels, or why there are none."""
 
@@ -350,7 +350,7 @@ def build_manifest(options: ScanOptions, report: ScanReport) -> dict[str, object
         "arguments": {
             key: (list(value) if isinstance(value, tuple) else value)
             for key, value in asdict(options).items()
-            if key not in ("progress", "extra")
+            if key != "progress"
         },
         "command": sys.argv,
     }

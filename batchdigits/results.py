@@ -30,7 +30,7 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """One output row: a digit read from one image (one page of a multi-page file)."""
 

@@ -119,11 +119,11 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def timed_scan(folder: Path, out: Path) -> tuple[float, int]:
+def timed_scan(folder: Path, out: Path, *extra: str) -> tuple[float, int]:
     """Wall seconds and peak RSS (whole process tree) of one scan run."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "batchdigits", "scan", str(folder), "--out", str(out), "-q"]
+        [sys.executable, "-m", "batchdigits", "scan", str(folder), "--out", str(out), "-q", *extra]
     )
     peak = 0
     while process.poll() is None:
@@ -149,17 +149,46 @@ def tutorial_way(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def startup_times(tmp: Path, files: list[Path]) -> dict[str, float]:
+    """Median wall seconds of --help, --version, and a scan of one file."""
+    one = tmp / "one"
+    one.mkdir()
+    shutil.copy(files[0], one / files[0].name)
+    commands = {
+        "batchdigits --help": ["--help"],
+        "batchdigits --version": ["--version"],
+        "batchdigits scan (1 file)": ["scan", str(one), "--out", str(tmp / "one.csv"), "-q"],
+    }
+    times = {}
+    for name, arguments in commands.items():
+        runs = []
+        for _ in range(5 if "scan" not in name else 3):
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "batchdigits", *arguments], check=True, capture_output=True
+            )
+            runs.append(time.perf_counter() - started)
+        times[name] = float(np.median(runs))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-100k", action="store_true", help="skip the 100,000-file memory run")
+    parser.add_argument(
+        "--compare-model",
+        type=Path,
+        default=None,
+        help="also time scan with this model in each round (e.g. the v1 model)",
+    )
     args = parser.parse_args()
 
     folder = make_folder(args.files)
     files = image_files(folder)
     rows = []
-    ceilings, scans, peaks = [], [], []
+    ceilings, scans, peaks, compared = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.csv"
         for _ in range(args.rounds):
@@ -167,6 +196,8 @@ def main() -> None:
             seconds, peak = timed_scan(folder, out)
             scans.append(seconds)
             peaks.append(peak)
+            if args.compare_model:
+                compared.append(timed_scan(folder, out, "--model", str(args.compare_model))[0])
         ratios = [c / s for c, s in zip(ceilings, scans, strict=True)]
         for c, s, r in zip(ceilings, scans, ratios, strict=True):
             rows.append([f"{len(files) / c:.0f}", f"{len(files) / s:.0f}", f"{r:.0%}"])
@@ -184,6 +215,7 @@ def main() -> None:
             shutil.copy(path, slice_folder / path.name)
         batched = timed_scan(slice_folder, out)[0]
         one_by_one = tutorial_way(image_files(slice_folder))
+        startup = startup_times(Path(tmp), files)
 
     sizes = np.array([max(Image.open(p).size) for p in files[:BASE_PAGES]])
     jpeg_share = np.mean([p.suffix == ".jpg" for p in files])
@@ -205,6 +237,10 @@ def main() -> None:
             f"**scan reaches {np.median(ratios):.0%} of the decode ceiling** "
             f"(median of {len(ratios)} rounds).",
             "",
+            "Start-up (median wall time of a fresh process):",
+            "",
+            table(["command", "seconds"], [[name, f"{s:.2f}"] for name, s in startup.items()]),
+            "",
             "Peak RSS of scan, all processes together:",
             "",
             table(
@@ -216,6 +252,14 @@ def main() -> None:
                     ]
                     for n, rss in sorted(memory.items())
                 ],
+            ),
+            "",
+            (
+                f"Same folder, same rounds, scan with `{args.compare_model}`: "
+                f"{np.median(compared):.1f} s against {np.median(scans):.1f} s with the "
+                f"default model ({np.median(scans) / np.median(compared):.2f}x the time)."
+                if compared
+                else ""
             ),
             "",
             f"The tutorial's way (one predict call per image, 500 files, one process): "
