@@ -150,9 +150,11 @@ def _ink_up(image: np.ndarray) -> np.ndarray | None:
     - the median of the outer ring (scanner borders are already cropped, and
       a digit rarely covers half the ring): both fooled by a large shadow.
 
-    Dark ink on light paper is by far the common case, and the local rule
-    errs only towards "light ink"; so ink is dark when the local rule says
-    so, or when both medians agree that it is.
+    Dark ink on light paper is by far the common case. Ink is dark when both
+    medians say so, or when the local rule says so unless both medians say
+    "light" by a wide margin: a dense white digit on black (MNIST itself, a
+    negative) fools the local rule, never the medians; a shadow fools the
+    medians only narrowly.
 
     Smoothing keeps pixel noise out of the extremes, which still see a digit
     covering well under 1% of a page.
@@ -166,11 +168,11 @@ def _ink_up(image: np.ndarray) -> np.ndarray | None:
     )
     residual = smooth - _background(image, 50)
     locally_dark = -float(residual.min()) > float(residual.max())
-    medians_dark = all(
-        (paper - low) > (high - paper)
-        for paper in (float(np.median(image[::2, ::2])), float(np.median(ring)))
-    )
-    return 255.0 - image if locally_dark or medians_dark else image.copy()
+    papers = (float(np.median(image[::2, ::2])), float(np.median(ring)))
+    medians_dark = all(paper - low > high - paper for paper in papers)
+    medians_surely_light = all(high - paper > 3 * (paper - low) for paper in papers)
+    dark = medians_dark or (locally_dark and not medians_surely_light)
+    return 255.0 - image if dark else image.copy()
 
 
 def _crop_scanner_borders(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
