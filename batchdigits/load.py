@@ -19,9 +19,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 #: (decompression-bomb protection). 150 MP is well above any phone or scanner.
 MAX_PIXELS = 150_000_000
 #: JPEGs are decoded at a reduced scale (1/2, 1/4, 1/8) as long as the longest
-#: side stays at least this long: 1.4x the resolution preprocessing works at.
+#: side stays at least this long: 1.25x the resolution preprocessing works at.
 #: benchmarks/throughput.py measures that this does not change the results.
-DRAFT_MIN_SIDE = 448
+DRAFT_MIN_SIDE = 320
 
 _WHITE = (255, 255, 255, 255)
 
