@@ -127,6 +127,18 @@ LogFileOption = Annotated[
 JobsOption = Annotated[
     int, typer.Option("--jobs", "-j", min=0, help="Worker processes; 0 uses all cores.")
 ]
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", help="Use this .keras model instead of the default.")
+]
+ReviewBelowOption = Annotated[
+    float,
+    typer.Option(
+        "--review-below",
+        min=0.0,
+        max=1.0,
+        help="Flag rows whose confidence is below this for review.",
+    ),
+]
 
 
 @app.command(epilog=EXIT_CODES_EPILOG)
@@ -149,18 +161,8 @@ def scan(
     follow_symlinks: Annotated[
         bool, typer.Option("--follow-symlinks", help="Descend into symlinked folders.")
     ] = False,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Use this .keras model instead of the default.")
-    ] = None,
-    review_below: Annotated[
-        float,
-        typer.Option(
-            "--review-below",
-            min=0.0,
-            max=1.0,
-            help="Flag rows whose confidence is below this for review.",
-        ),
-    ] = DEFAULT_REVIEW_BELOW,
+    model: ModelOption = None,
+    review_below: ReviewBelowOption = DEFAULT_REVIEW_BELOW,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Images per model call.")
     ] = 256,
@@ -238,13 +240,8 @@ def evaluate(
         typer.Option("--plot", help="Write a PNG of error among unflagged rows against coverage."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Use this .keras model instead of the default.")
-    ] = None,
-    review_below: Annotated[
-        float,
-        typer.Option("--review-below", min=0.0, max=1.0, help="The review threshold to assess."),
-    ] = DEFAULT_REVIEW_BELOW,
+    model: ModelOption = None,
+    review_below: ReviewBelowOption = DEFAULT_REVIEW_BELOW,
     jobs: JobsOption = 0,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,

@@ -49,33 +49,84 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+class OrderedResults(Iterator[R]):
+    """Results of :func:`ordered_map`, in task order; a context manager that
+    shuts the workers down however the caller leaves."""
+
+    def __init__(
+        self,
+        pool: ProcessPoolExecutor,
+        function: Callable[[T], R],
+        tasks: Iterator[T],
+        limit: int,
+    ) -> None:
+        self._pool = pool
+        self._function = function
+        self._tasks = tasks
+        # Submitting now starts the workers at once, before the caller goes
+        # on (to load TensorFlow, say): they are forked from a clean parent
+        # and their first chunks overlap with the caller's own start-up.
+        self._pending: deque[Future[R]] = deque(
+            pool.submit(function, task) for task in islice(tasks, limit)
+        )
+
+    def __next__(self) -> R:
+        if not self._pending:
+            self.close()
+            raise StopIteration
+        result = self._pending.popleft().result()
+        for task in islice(self._tasks, 1):
+            self._pending.append(self._pool.submit(self._function, task))
+        return result
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> OrderedResults[R]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Inline(Iterator[R]):
+    """The one-process variant: runs each task when its result is asked for."""
+
+    def __init__(self, function: Callable[[T], R], tasks: Iterator[T]) -> None:
+        self._results = map(function, tasks)
+
+    def __next__(self) -> R:
+        return next(self._results)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _Inline[R]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
 def ordered_map(
     function: Callable[[T], R],
     tasks: Iterable[T],
     jobs: int,
     max_pending: int | None = None,
-) -> Iterator[R]:
-    """Yield ``function(task)`` for each task, in order.
+) -> OrderedResults[R] | _Inline[R]:
+    """``function(task)`` for each task, in order; use it as a context manager.
 
-    With ``jobs <= 1`` everything runs in this process. Otherwise at most
-    ``max_pending`` tasks (default ``3 * jobs``) are in flight, so results
-    never pile up faster than the caller consumes them.
+    With ``jobs <= 1`` everything runs in this process. Otherwise worker
+    processes start at once and at most ``max_pending`` tasks (default
+    ``3 * jobs``) are in flight, so results never pile up faster than the
+    caller consumes them.
     """
     if jobs <= 1:
-        for task in tasks:
-            yield function(task)
-        return
-    limit = max_pending or 3 * jobs
+        return _Inline(function, iter(tasks))
     pool = ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_ignore_interrupts)
     try:
-        remaining = iter(tasks)
-        pending: deque[Future[R]] = deque(
-            pool.submit(function, t) for t in islice(remaining, limit)
-        )
-        while pending:
-            result = pending.popleft().result()
-            for task in islice(remaining, 1):
-                pending.append(pool.submit(function, task))
-            yield result
-    finally:
+        return OrderedResults(pool, function, iter(tasks), max_pending or 3 * jobs)
+    except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
+        raise

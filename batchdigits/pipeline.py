@@ -210,16 +210,48 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
     # overlaps with the first chunks, and workers fork from a parent that
     # holds no TensorFlow threads.
     task = partial(prepare_files, max_pixels=options.max_pixels)
-    prepared = ordered_map(task, _chunks(todo, FILES_PER_TASK), jobs)
-    timings = StageTimings()
-    if classifier is None and todo:
-        assert model_ref is not None
-        loading = time.perf_counter()
-        classifier = KerasClassifier(model_ref, threads=jobs)
-        timings.model_load = time.perf_counter() - loading
-    advance = _progress_bar(options, len(todo))
+    with ordered_map(task, _chunks(todo, FILES_PER_TASK), jobs) as prepared:
+        timings = StageTimings()
+        if classifier is None and todo:
+            assert model_ref is not None
+            loading = time.perf_counter()
+            classifier = KerasClassifier(model_ref, threads=jobs)
+            timings.model_load = time.perf_counter() - loading
+        results = _classify_all(options, prepared, classifier, model_id, len(todo), timings)
+    results += reused
+    results.sort(key=lambda r: r.sort_key)
+    summary = ScanSummary(
+        files=len(discovery.files),
+        rows=len(results),
+        flagged=sum(r.needs_review for r in results),
+        errors=sum(bool(r.error) for r in results),
+        blank=sum(r.reason == Reason.BLANK for r in results),
+        skipped_non_images=discovery.skipped_non_images,
+        reused=len({r.file for r in reused}),
+        seconds=time.monotonic() - started,
+        timings=timings,
+    )
+    return ScanReport(
+        results=results,
+        summary=summary,
+        model_id=model_id,
+        review_below=options.review_below,
+        started=started_at,
+        finished=datetime.now(UTC),
+    )
 
-    results = list(reused)
+
+def _classify_all(
+    options: ScanOptions,
+    prepared: Iterator[list[PreparedPage]],
+    classifier: Classifier | None,
+    model_id: str,
+    files: int,
+    timings: StageTimings,
+) -> list[ScanResult]:
+    """Stages 4 and 5 over the prepared pages: full batches to the model, then review."""
+    advance = _progress_bar(options, files)
+    results: list[ScanResult] = []
     waiting: list[PreparedPage] = []
 
     def run_batch(batch: list[PreparedPage]) -> None:
@@ -250,27 +282,7 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
         advance(len({page.source.relative for page in chunk}))
     if waiting:
         run_batch(waiting)
-
-    results.sort(key=lambda r: r.sort_key)
-    summary = ScanSummary(
-        files=len(discovery.files),
-        rows=len(results),
-        flagged=sum(r.needs_review for r in results),
-        errors=sum(bool(r.error) for r in results),
-        blank=sum(r.reason == Reason.BLANK for r in results),
-        skipped_non_images=discovery.skipped_non_images,
-        reused=len({r.file for r in reused}),
-        seconds=time.monotonic() - started,
-        timings=timings,
-    )
-    return ScanReport(
-        results=results,
-        summary=summary,
-        model_id=model_id,
-        review_below=options.review_below,
-        started=started_at,
-        finished=datetime.now(UTC),
-    )
+    return results
 
 
 def lock_path(out: Path) -> Path:
