@@ -97,7 +97,10 @@ def read_labels(path: Path) -> dict[str, int]:
 
 
 def evaluate_results(
-    results: list[ScanResult], labels: dict[str, int], review_below: float
+    results: list[ScanResult],
+    labels: dict[str, int],
+    review_below: float,
+    thresholds: tuple[float, ...] = THRESHOLDS,
 ) -> Evaluation:
     rows = [r for r in results if r.file in labels]
     unlabelled = sorted({r.file for r in results if r.file not in labels})
@@ -127,7 +130,7 @@ def evaluate_results(
         review_below=review_below,
         coverage=current.coverage,
         unflagged_error=current.error,
-        curve=[point(t) for t in sorted({*THRESHOLDS, review_below})],
+        curve=[point(t) for t in sorted({*thresholds, review_below})],
     )
 
 

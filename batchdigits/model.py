@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,7 +65,7 @@ class ModelRef:
         """Calibration temperature from the metadata (1.0: uncalibrated)."""
         return float(self.metadata.get("temperature", 1.0))
 
-    @property
+    @cached_property
     def model_id(self) -> str:
         """A short, stable identity: the name plus a hash of the file's bytes
         and of the calibration, since both decide the confidences."""

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from .errors import OutputError
 from .options import OutputFormat
-from .results import COLUMNS, ScanResult
+from .results import COLUMNS, FRACTION_COLUMNS, INTEGER_COLUMNS, ScanResult
 
 #: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -141,16 +141,12 @@ def read_results(path: Path, fmt: OutputFormat) -> list[dict[str, Any]]:
     return records
 
 
-_INT_COLUMNS = ("digit", "runner_up", "page", "file_size", "file_mtime_ns")
-_FLOAT_COLUMNS = ("confidence", "runner_up_confidence")
-
-
 def _parse_csv_row(row: dict[str, str]) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for column, text in row.items():
-        if column in _INT_COLUMNS:
+        if column in INTEGER_COLUMNS:
             record[column] = int(text) if text else None
-        elif column in _FLOAT_COLUMNS:
+        elif column in FRACTION_COLUMNS:
             record[column] = float(text) if text else None
         elif column == "needs_review":
             record[column] = text == "true"

@@ -125,16 +125,21 @@ def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
+def _scaled_shape(shape: tuple[int, ...], longest: float) -> tuple[int, int]:
+    """``shape`` scaled so its longer side is ``longest``, at least 2x2."""
+    factor = longest / max(shape)
+    return max(2, round(shape[0] * factor)), max(2, round(shape[1] * factor))
+
+
 def _to_work_scale(image: np.ndarray) -> tuple[np.ndarray, float]:
     longest = max(image.shape)
     if longest > _WORK_MAX:
-        scale = _WORK_MAX / longest
+        target = _WORK_MAX
     elif longest < _WORK_MIN:
-        scale = _WORK_MIN / longest
+        target = _WORK_MIN
     else:
         return image, 1.0
-    shape = (max(2, round(image.shape[0] * scale)), max(2, round(image.shape[1] * scale)))
-    return _resize(image, shape), scale
+    return _resize(image, _scaled_shape(image.shape, target)), target / longest
 
 
 def _ink_up(image: np.ndarray) -> np.ndarray | None:
@@ -218,8 +223,7 @@ def _remove_paper(inked: np.ndarray, ink_mask: np.ndarray | None = None) -> np.n
     if ink_mask is None:
         return np.clip(inked - _background(inked, 20), 0.0, None)
     small_side = 32
-    factor = small_side / max(inked.shape)
-    shape = (max(2, round(inked.shape[0] * factor)), max(2, round(inked.shape[1] * factor)))
+    shape = _scaled_shape(inked.shape, small_side)
     grown = ndimage.maximum_filter(ink_mask.view(np.uint8), size=5) > 0
     paper = _resize((~grown).astype(np.float32), shape)
     if paper.max() <= 0.05:
@@ -241,10 +245,7 @@ def _background(image: np.ndarray, percentile: int) -> np.ndarray:
     just as blind to strokes.
     """
     block = 4
-    blocks_long = 12
-    factor = blocks_long / max(image.shape)
-    rows = max(2, round(image.shape[0] * factor))
-    cols = max(2, round(image.shape[1] * factor))
+    rows, cols = _scaled_shape(image.shape, 12)
     small = _resize(image, (rows * block, cols * block))
     cells = small.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
     level = np.percentile(cells, percentile, axis=2).astype(np.float32)

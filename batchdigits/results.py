@@ -28,6 +28,9 @@ COLUMNS: tuple[str, ...] = (
     "file_size",
     "file_mtime_ns",
 )
+#: Columns holding whole numbers (empty when unknown) and fractions.
+INTEGER_COLUMNS = ("digit", "runner_up", "page", "file_size", "file_mtime_ns")
+FRACTION_COLUMNS = ("confidence", "runner_up_confidence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,6 @@ class ScanReport:
     review_below: float
     started: datetime
     finished: datetime
-    warnings: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return results_frame(self.results)
@@ -125,9 +127,9 @@ def results_frame(results: list[ScanResult]) -> pd.DataFrame:
     import pandas as pd
 
     frame = pd.DataFrame([r.to_record() for r in results], columns=list(COLUMNS))
-    for column in ("digit", "runner_up", "page", "file_size", "file_mtime_ns"):
+    for column in INTEGER_COLUMNS:
         frame[column] = frame[column].astype("Int64")
-    for column in ("confidence", "runner_up_confidence"):
+    for column in FRACTION_COLUMNS:
         frame[column] = frame[column].astype("float64")
     frame["needs_review"] = frame["needs_review"].astype(bool)
     for column in ("file", "reason", "error", "model_id"):

@@ -23,6 +23,7 @@ from _common import DEFAULT_MNIST, table, write_section
 from scan_benchmark import expected_calibration_error, generate
 
 from batchdigits.discover import discover_files
+from batchdigits.load import MAX_PIXELS
 from batchdigits.model import (
     KerasClassifier,
     ModelRef,
@@ -51,7 +52,7 @@ def split_logits(classifier: KerasClassifier, split: str) -> tuple[np.ndarray, n
 
 
 def _prepare(chunk):  # type: ignore[no-untyped-def]
-    return prepare_files(chunk, max_pixels=150_000_000)
+    return prepare_files(chunk, max_pixels=MAX_PIXELS)
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:

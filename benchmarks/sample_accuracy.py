@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_MNIST, REPO, naive_images, read_labels, table, write_section
 
 from batchdigits.model import load_classifier, resolve_model
-from batchdigits.preprocess import to_mnist
+from batchdigits.parallel import available_cores
+from batchdigits.train import prepare_digits
 
 SAMPLES = REPO / "sample_scans"
 
@@ -81,7 +82,7 @@ def main() -> None:
     if DEFAULT_MNIST.is_file():
         with np.load(DEFAULT_MNIST) as data:
             x_test, y_test = data["x_test"], data["y_test"]
-        prepared = np.stack([to_mnist(x) for x in x_test])
+        prepared = prepare_digits(x_test, available_cores())
         predicted = np.concatenate(
             [
                 classifier.predict(prepared[i : i + 1000]).argmax(axis=1)

@@ -31,6 +31,7 @@ import itertools
 from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
 from scanlike import CONDITIONS, render_condition
 
+from batchdigits.evaluate import evaluate_results
 from batchdigits.model import load_classifier
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
@@ -81,16 +82,7 @@ def expected_calibration_error(
     return total
 
 
-def threshold_table(
-    confidence: np.ndarray, correct: np.ndarray
-) -> list[tuple[float, float, float]]:
-    rows = []
-    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999):
-        kept = confidence >= threshold
-        coverage = kept.mean()
-        error = 1 - correct[kept].mean() if kept.any() else 0.0
-        rows.append((threshold, coverage, error))
-    return rows
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 
 
 def main() -> None:
@@ -120,6 +112,12 @@ def main() -> None:
     confidence = np.array([0.0 if r.confidence is None else r.confidence for r in results])
     correct = predicted == labels
     flagged = np.array([r.needs_review for r in results])
+    evaluation = evaluate_results(
+        results,
+        {file: label for file, (label, _) in truth.items()},
+        report.review_below,
+        THRESHOLDS,
+    )
 
     classifier = load_classifier(args.model)
     files = [folder / r.file for r in results]
@@ -147,10 +145,8 @@ def main() -> None:
             ]
         )
     weakest = min(CONDITIONS, key=lambda c: correct[np.array(by_condition[c])].mean())
-    thresholds = threshold_table(confidence, correct)
-    meeting = [t for t, coverage, error in thresholds if error <= UNFLAGGED_ERROR_TARGET]
+    meeting = [p.threshold for p in evaluation.curve if p.error <= UNFLAGGED_ERROR_TARGET]
     recommended = meeting[0] if meeting else None
-    unflagged = ~flagged
     body = "\n".join(
         [
             f"Split **{args.split}**: {len(results)} images, MNIST test digits "
@@ -160,8 +156,8 @@ def main() -> None:
             f"- batchdigits accuracy: **{correct.mean():.2%}** (weakest condition: "
             f"{weakest}, {correct[np.array(by_condition[weakest])].mean():.1%})",
             f"- naive pipeline, same model: {naive_correct.mean():.2%}",
-            f"- rows not flagged: {unflagged.mean():.1%} (coverage); wrong among them: "
-            f"**{(1 - correct[unflagged].mean()) if unflagged.any() else 0:.2%}**",
+            f"- rows not flagged: {evaluation.coverage:.1%} (coverage); wrong among them: "
+            f"**{evaluation.unflagged_error:.2%}**",
             f"- expected calibration error: {expected_calibration_error(confidence, correct):.4f}",
             f"- scan time (API, model load included): {seconds:.1f} s",
             "",
@@ -171,7 +167,7 @@ def main() -> None:
             "",
             table(
                 ["review below", "coverage", "error when not flagged"],
-                [[t, f"{c:.1%}", f"{e:.2%}"] for t, c, e in thresholds],
+                [[p.threshold, f"{p.coverage:.1%}", f"{p.error:.2%}"] for p in evaluation.curve],
             ),
             "",
             f"Smallest threshold with unflagged error <= {UNFLAGGED_ERROR_TARGET:.1%}: "

@@ -10,7 +10,7 @@ import pytest
 
 import batchdigits
 from batchdigits.model import load_classifier, resolve_model
-from batchdigits.preprocess import to_mnist
+from batchdigits.train import prepare_digits
 
 from .conftest import SAMPLE_SCANS
 
@@ -39,5 +39,5 @@ def test_shipped_model_metadata_is_true(mnist_path: Path) -> None:
     with np.load(mnist_path) as data:
         x_test, y_test = data["x_test"][:2000], data["y_test"][:2000]
     classifier = load_classifier()
-    predicted = classifier.predict(np.stack([to_mnist(x) for x in x_test])).argmax(axis=1)
+    predicted = classifier.predict(prepare_digits(x_test, jobs=1)).argmax(axis=1)
     assert np.mean(predicted == y_test) >= claimed - 0.01
