@@ -373,9 +373,9 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     if count == 0:
         return None
     labels = np.where(mask, grouped, 0)
-    index = np.arange(1, count + 1)
-    areas = ndimage.sum_labels(mask, labels, index)
-    masses = ndimage.sum_labels(ink, labels, index)
+    flat = labels.ravel()
+    areas = np.bincount(flat, minlength=count + 1)[1:].astype(np.float64)
+    masses = np.bincount(flat, weights=ink.ravel(), minlength=count + 1)[1:]
     boxes = ndimage.find_objects(labels, max_label=count)
 
     candidates: list[tuple[float, int, tuple[slice, slice]]] = []
@@ -464,7 +464,8 @@ def _fit_and_centre(mask: np.ndarray) -> np.ndarray:
     canvas = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
     if total <= 0:
         return canvas.astype(np.uint8)
-    centre_y, centre_x = ndimage.center_of_mass(digit)
+    centre_y = float(digit.sum(axis=1) @ np.arange(shape[0])) / total
+    centre_x = float(digit.sum(axis=0) @ np.arange(shape[1])) / total
     top = int(np.clip(round(MNIST_SIDE / 2 - centre_y), 0, MNIST_SIDE - shape[0]))
     left = int(np.clip(round(MNIST_SIDE / 2 - centre_x), 0, MNIST_SIDE - shape[1]))
     canvas[top : top + shape[0], left : left + shape[1]] = digit
