@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
-from .preprocess import MNIST_SIDE, to_model_input
+from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, to_model_input
 
 MODEL_FILENAME = "digits.keras"
 ARCHITECTURE = "cnn-3block-bn"
@@ -67,10 +67,12 @@ class ModelRef:
 
     @cached_property
     def model_id(self) -> str:
-        """A short, stable identity: the name plus a hash of the file's bytes
-        and of the calibration, since both decide the confidences."""
+        """A short, stable identity: the name plus a hash of the file's bytes,
+        the calibration and the preprocessing version, since all three decide
+        the results (``--incremental`` re-reads a file when this changes)."""
         digest = hashlib.sha256(self.path.read_bytes())
         digest.update(f"temperature={self.temperature!r}".encode())
+        digest.update(f"preprocess={PREPROCESS_VERSION}".encode())
         return f"{self.metadata.get('name', self.path.stem)}-{digest.hexdigest()[:12]}"
 
 

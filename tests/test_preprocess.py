@@ -91,6 +91,24 @@ def test_paper_lines_are_removed(rule: str) -> None:
     assert similarity(clean, lined) > 0.85
 
 
+def cheque_pattern(size: tuple[int, int], period: float = 7, width: float = 3) -> np.ndarray:
+    """Dense wavy printed lines, as behind the writing on a bank cheque (0..1)."""
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]].astype(float)
+    phase = (xx + yy + 8 * np.sin(yy / 30 * 2 * np.pi)) / period
+    return np.clip(1 - np.abs(phase - np.round(phase)) * period / width, 0, 1)
+
+
+@pytest.mark.parametrize("digit", ["1", "7"])
+def test_digit_on_a_printed_pattern_is_read(digit: str) -> None:
+    """A dense printed pattern raises pixel noise; it must not make the page blank."""
+    size = (140, 120)
+    clean = to_mnist(draw_digit(digit, size=size, stroke=7))
+    page = draw_digit(digit, size=size, stroke=7).astype(float)
+    patterned = to_mnist(np.minimum(page, 240 - 100 * cheque_pattern(size, period=5, width=2)))
+    assert clean is not None and patterned is not None
+    assert similarity(clean, patterned) > 0.9
+
+
 def test_a_tight_seven_keeps_its_bar() -> None:
     """A full-width stroke in a tight crop is the digit, not a ruled line."""
     seven = draw_digit("7", size=(100, 70), box=(2, 4, 67, 96), stroke=8)

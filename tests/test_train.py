@@ -78,3 +78,23 @@ def test_train_reads_the_full_mnist(mnist_path: Path) -> None:
 
 def test_model_file_name() -> None:
     assert MODEL_FILENAME.endswith(".keras")
+
+
+def test_model_id_changes_with_what_decides_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--incremental reuses rows only while the model id holds: a new model
+    file, calibration or preprocessing must each give a new id."""
+    from batchdigits import model as model_module
+    from batchdigits.model import ModelRef
+
+    path = tmp_path / MODEL_FILENAME
+    path.write_bytes(b"weights")
+    base = ModelRef(path, "--model", {"temperature": 1.1}).model_id
+    assert ModelRef(path, "--model", {"temperature": 1.1}).model_id == base
+    assert ModelRef(path, "--model", {"temperature": 1.2}).model_id != base
+    monkeypatch.setattr(model_module, "PREPROCESS_VERSION", 999)
+    assert ModelRef(path, "--model", {"temperature": 1.1}).model_id != base
+    path.write_bytes(b"other weights")
+    monkeypatch.undo()
+    assert ModelRef(path, "--model", {"temperature": 1.1}).model_id != base
