@@ -363,3 +363,48 @@ def render_condition(
     style = style_for(condition, rng)
     page = render_page(digit, style, rng)
     return save(page, path_stem, encoding_for(condition, rng), rng)
+
+
+def printed_pattern(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Security-print background as on a bank cheque: one or two families of
+    fine wavy lines (coverage 0..1), 5-12 px apart."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    period = rng.uniform(5, 12)
+    amplitude, wavelength = rng.uniform(3, 15), rng.uniform(30, 90)
+    pattern = np.zeros(shape, np.float32)
+    for _ in range(int(rng.integers(1, 3))):
+        angle = rng.uniform(0, np.pi)
+        along = xx * np.cos(angle) + yy * np.sin(angle)
+        across = -xx * np.sin(angle) + yy * np.cos(angle)
+        phase = (
+            across + amplitude * np.sin(along / wavelength * 2 * np.pi + rng.uniform(0, 6))
+        ) / period
+        width = rng.uniform(0.8, 1.8)
+        line = np.clip(1 - np.abs(phase - np.round(phase)) * period / width, 0, 1)
+        pattern = np.maximum(pattern, line)
+    return pattern
+
+
+def render_on_pattern(digit: np.ndarray, rng: np.random.Generator, dark: bool) -> np.ndarray:
+    """An RGB page: the digit written over a printed cheque pattern, light
+    pastel or (``dark``) a strong print that competes with the ink."""
+    style = style_for("clean", rng)
+    alpha = ink_alpha(digit, style, rng)
+    rows = np.flatnonzero(alpha.max(axis=1) > 0.05)
+    cols = np.flatnonzero(alpha.max(axis=0) > 0.05)
+    alpha = alpha[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    ah, aw = alpha.shape
+    pad = round(style.margin * max(ah, aw))
+    height, width = ah + 2 * pad + 2, int((aw + 2 * pad + 2) * rng.uniform(1.0, 1.6))
+    coverage = np.zeros((height, width), np.float32)
+    top, left = (height - ah) // 2, int(rng.integers(0, width - aw + 1))
+    coverage[top : top + ah, left : left + aw] = alpha
+    base = rng.integers([225, 230, 220], [250, 252, 250]).astype(np.float32)
+    low, high = ([60, 80, 80], [150, 160, 170]) if dark else ([120, 150, 140], [200, 210, 220])
+    print_colour = rng.integers(low, high).astype(np.float32)
+    pattern = printed_pattern((height, width), rng) * rng.uniform(0.4, 0.9)
+    paper = base * (1 - pattern[..., None]) + print_colour * pattern[..., None]
+    ink = np.array(style.ink, np.float32)
+    page = paper * (1 - coverage[..., None]) + ink * coverage[..., None]
+    page += rng.standard_normal((height, width, 1)).astype(np.float32) * 2
+    return np.clip(page, 0, 255).astype(np.uint8)
