@@ -22,6 +22,13 @@ import typer
 
 from . import __version__
 from .errors import EXIT_CODE_HELP, BatchDigitsError, ExitCode, Interrupted
+from .recipe import (
+    DEFAULT_DISTORTED_COPIES,
+    DEFAULT_EPOCHS,
+    DEFAULT_FONT_SAMPLES,
+    DEFAULT_STROKE_SAMPLES,
+    DEFAULT_TRAIN_SEED,
+)
 from .review import DEFAULT_REVIEW_BELOW
 
 log = logging.getLogger("batchdigits")
@@ -284,21 +291,21 @@ def train(
             "--out", help="Folder for the model. Default: the user model folder scan uses."
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 15,
+    epochs: Annotated[int, typer.Option(min=1)] = DEFAULT_EPOCHS,
     distorted_copies: Annotated[
         int, typer.Option(min=0, help="Randomly distorted copies of each training digit.")
-    ] = 1,
+    ] = DEFAULT_DISTORTED_COPIES,
     font_samples: Annotated[
         int,
         typer.Option(min=0, help="Renders per handwriting font and digit (fonts-* packages)."),
-    ] = 40,
+    ] = DEFAULT_FONT_SAMPLES,
     stroke_samples: Annotated[
         int, typer.Option(min=0, help="Renders per European stroke style and digit (1, 4, 7, 9).")
-    ] = 1500,
+    ] = DEFAULT_STROKE_SAMPLES,
     limit: Annotated[
         int | None, typer.Option(min=10, help="Train on this many digits only (smoke tests).")
     ] = None,
-    seed: int = 1,
+    seed: int = DEFAULT_TRAIN_SEED,
     jobs: JobsOption = 0,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -349,6 +356,38 @@ def model_info(
             **ref.metadata,
         }
         typer.echo(json.dumps(info, indent=2))
+
+
+@model_app.command("combine")
+def model_combine(
+    models: Annotated[list[Path], typer.Argument(help="Two or more trained model files.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Folder for the combined model. Default: the user model folder."
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="mnist.npz to measure the combined model's test accuracy."),
+    ] = None,
+    jobs: JobsOption = 0,
+) -> None:
+    """Average several trained models into one (an ensemble: more accurate, slower)."""
+    configure_logging(quiet=False, verbose=False, log_file=None)
+    with _guarded(False):
+        from .errors import ModelError
+        from .model import user_model_dir
+        from .train import combine_models
+
+        for path in models:
+            if not path.is_file():
+                raise ModelError(
+                    f"model file not found: {path}", remedy="pass paths to trained .keras files"
+                )
+        combine_models(
+            models, out_dir or user_model_dir(), data=data, jobs=jobs or None, log=log.info
+        )
 
 
 @model_app.command("reset")

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from batchdigits import cli
-from batchdigits.errors import TrainingDataError
+from batchdigits.errors import ModelError, TrainingDataError
 from batchdigits.model import MODEL_FILENAME, resolve_model, user_model_path
 from batchdigits.train import load_mnist
 
@@ -98,3 +98,28 @@ def test_model_id_changes_with_what_decides_the_results(
     path.write_bytes(b"other weights")
     monkeypatch.undo()
     assert ModelRef(path, "--model", {"temperature": 1.1}).model_id != base
+
+
+def test_combined_model_averages_its_members(tmp_path: Path) -> None:
+    import keras
+
+    from batchdigits.model import KerasClassifier, ModelRef, build_model
+    from batchdigits.train import combine_models
+
+    paths = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        path = tmp_path / f"m{seed}" / MODEL_FILENAME
+        path.parent.mkdir()
+        build_model().save(path)
+        paths.append(path)
+    report = combine_models(paths, tmp_path / "both", log=lambda _: None)
+    assert len(report.metadata["members"]) == 2
+
+    digits = np.stack([draw_digit(d, size=(28, 28), box=(8, 4, 20, 24), stroke=2) for d in "017"])
+    members = [KerasClassifier(ModelRef(p, "--model")).logits(digits) for p in paths]
+    combined = KerasClassifier(ModelRef(report.model_path, "--model")).logits(digits)
+    np.testing.assert_allclose(combined, (members[0] + members[1]) / 2, rtol=1e-5, atol=1e-5)
+
+    with pytest.raises(ModelError, match="at least two"):
+        combine_models(paths[:1], tmp_path / "one")
