@@ -1,0 +1,13 @@
+"""The training recipe of the shipped model.
+
+``batchdigits train`` with no flags reproduces the model in
+``batchdigits/models``. These live in a module of their own, free of heavy
+imports, so the command line can show them as defaults and still start
+instantly.
+"""
+
+DEFAULT_EPOCHS = 20
+DEFAULT_DISTORTED_COPIES = 2
+DEFAULT_FONT_SAMPLES = 40
+DEFAULT_STROKE_SAMPLES = 1500
+DEFAULT_TRAIN_SEED = 2
