@@ -71,6 +71,8 @@ def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
         return None
     work, scale = _to_work_scale(image)
     (top, left), work = _crop_scanner_borders(work)
+    (sheet_top, sheet_left), work = _crop_to_sheet(work)
+    top, left = top + sheet_top, left + sheet_left
     inked = _ink_up(work)
     if inked is None:
         return None
@@ -208,6 +210,74 @@ def _crop_scanner_borders(image: np.ndarray) -> tuple[tuple[int, int], np.ndarra
     if bottom - top < 2 or right - left < 2:
         return (0, 0), image
     return (top, left), image[top:bottom, left:right]
+
+
+def _crop_to_sheet(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
+    """Crop a phone photo to the sheet of paper lying on a darker table.
+
+    To the polarity test, a white sheet in a dark surround looks like a big
+    light stroke on black. It is a sheet when the largest bright region is
+    much brighter than the picture's edges, covers a good part of the
+    picture, is convex once its holes are filled (a sheet has straight
+    edges; a light 8 or 0 on black is measurably less convex), and encloses
+    dark marks covering little of it, shaped like writing, not like the
+    blob inside a light 0. Returns the (top,
+    left) offset and the crop to the sheet's bounding box.
+    """
+    height, width = image.shape
+    ring = np.concatenate(
+        [image[:2].ravel(), image[-2:].ravel(), image[:, :2].ravel(), image[:, -2:].ravel()]
+    )
+    if float(np.percentile(image[::2, ::2], 90)) - float(np.median(ring)) < 60:
+        return (0, 0), image  # the edges are as light as the paper: no table
+    smooth = ndimage.uniform_filter(image, size=3, mode="nearest")
+    bright = smooth > _otsu(smooth.ravel())
+    labels, count = ndimage.label(bright)
+    if count == 0:
+        return (0, 0), image
+    areas = np.bincount(labels.ravel())
+    areas[0] = 0
+    sheet = labels == int(np.argmax(areas))
+    filled = ndimage.binary_fill_holes(sheet)
+    marks = filled & ~bright
+    rows, cols = _bbox(filled)
+    if not (
+        0.1 * height * width <= sheet.sum()
+        and (rows.stop - rows.start) * (cols.stop - cols.start) <= 0.85 * height * width
+        and 0.0005 * height * width <= marks.sum() <= 0.15 * filled.sum()
+        and _solidity(filled) >= 0.97
+    ):
+        return (0, 0), image
+    mark_rows, mark_cols = _bbox(marks)
+    mark_size = max(mark_rows.stop - mark_rows.start, mark_cols.stop - mark_cols.start)
+    if _stroke_width(marks) > 0.3 * mark_size:
+        return (0, 0), image  # a blob, like the hole of a light 0: not writing
+    # The sheet's own edge is a dark line to the ink test: paint over a band
+    # along it, and the table beyond it, in the paper's grey.
+    inset = max(2, round(0.03 * max(rows.stop - rows.start, cols.stop - cols.start)))
+    inner = ndimage.binary_erosion(filled, iterations=inset)
+    if not inner.any():
+        return (0, 0), image
+    paper = float(np.median(image[sheet]))
+    crop = np.where(inner[rows, cols], image[rows, cols], paper)
+    return (rows.start, cols.start), crop.astype(np.float32)
+
+
+def _solidity(region: np.ndarray) -> float:
+    """Area of a region over the area of its convex hull (1.0: convex)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    edge = region & ~ndimage.binary_erosion(region)
+    points = np.argwhere(edge)
+    if len(points) < 4:
+        return 0.0
+    offsets = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+    corners = (points[None] + offsets[:, None]).reshape(-1, 2)
+    try:
+        hull = ConvexHull(corners)
+    except QhullError:
+        return 0.0
+    return float(region.sum()) / max(1.0, float(hull.volume))
 
 
 def _remove_paper(inked: np.ndarray, ink_mask: np.ndarray | None = None) -> np.ndarray:

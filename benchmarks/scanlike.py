@@ -408,3 +408,25 @@ def render_on_pattern(digit: np.ndarray, rng: np.random.Generator, dark: bool) -
     page = paper * (1 - coverage[..., None]) + ink * coverage[..., None]
     page += rng.standard_normal((height, width, 1)).astype(np.float32) * 2
     return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def render_on_table(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An RGB phone photo: the written sheet, turned a little, lying on a
+    darker, mottled table that fills the rest of the frame."""
+    style = style_for("clean", rng)
+    style.margin = float(rng.uniform(0.6, 1.2))
+    sheet = Image.fromarray(render_page(digit, style, rng))
+    sheet = sheet.rotate(float(rng.uniform(-12, 12)), expand=True, fillcolor=(1, 2, 3))
+    pixels = np.asarray(sheet).astype(np.float32)
+    height, width = pixels.shape[:2]
+    frame_h = int(height * rng.uniform(1.3, 2.0))
+    frame_w = int(width * rng.uniform(1.3, 2.0))
+    table = np.empty((frame_h, frame_w, 3), np.float32)
+    table[:] = rng.integers(40, 120, 3)
+    table += (_smooth_field((frame_h, frame_w), rng, 8) * 25)[..., None]
+    top = int(rng.integers(0, frame_h - height + 1))
+    left = int(rng.integers(0, frame_w - width + 1))
+    region = table[top : top + height, left : left + width]
+    paper = ~(pixels == [1, 2, 3]).all(axis=-1)
+    region[paper] = pixels[paper]
+    return np.clip(table, 0, 255).astype(np.uint8)

@@ -109,6 +109,26 @@ def test_digit_on_a_printed_pattern_is_read(digit: str) -> None:
     assert similarity(clean, patterned) > 0.9
 
 
+@pytest.mark.parametrize("digit", ["0", "7"])
+def test_sheet_photographed_on_a_dark_table(digit: str) -> None:
+    """A phone photo: the sheet, slightly turned, lies on a darker, mottled table."""
+    from PIL import Image
+
+    turned = Image.fromarray(draw_digit(digit)).rotate(8, expand=True, fillcolor=240)
+    clean = to_mnist(np.asarray(turned))
+    sheet = Image.fromarray(draw_digit(digit)).rotate(8, expand=True, fillcolor=1)
+    rng = np.random.default_rng(0)
+    table = ndimage.gaussian_filter(rng.normal(80, 25, (400, 360)), 4)
+    pixels = np.asarray(sheet, dtype=float)
+    region = table[60 : 60 + pixels.shape[0], 50 : 50 + pixels.shape[1]]
+    region[pixels != 1] = pixels[pixels != 1]
+    photo = to_mnist(table)
+    assert clean is not None and photo is not None
+    # Thin outlines a pixel apart correlate poorly; compare them softened.
+    soft = [ndimage.gaussian_filter(image.astype(float), 1.0) for image in (clean, photo)]
+    assert similarity(*soft) > 0.9
+
+
 def test_a_tight_seven_keeps_its_bar() -> None:
     """A full-width stroke in a tight crop is the digit, not a ruled line."""
     seven = draw_digit("7", size=(100, 70), box=(2, 4, 67, 96), stroke=8)

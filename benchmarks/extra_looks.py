@@ -1,11 +1,12 @@
-"""Digits written over printed cheque patterns: a look the main benchmark lacks.
+"""Looks the main scan benchmark lacks: cheque print, and sheets photographed on a table.
 
-Usage: python benchmarks/printed_patterns.py
+Usage: python benchmarks/extra_looks.py
 
-Renders MNIST test digits 7000-7399 (used by no other benchmark, never
-trained on) over security-print backgrounds, half light pastel and half a
-strong print that competes with the ink, saves them as JPEG, scans them and
-reports accuracy beside the naive pipeline with the tutorial's model.
+Renders MNIST test digits 7000-7599 (used by no other benchmark, never
+trained on): over security-print backgrounds as on bank cheques (light
+pastel, and a strong print that competes with the ink), and as phone photos
+of the written sheet lying on a darker table. Saves them as JPEG, scans them
+and reports accuracy beside the naive pipeline with the tutorial's model.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
-from scanlike import render_on_pattern
+from scanlike import render_on_pattern, render_on_table
 from tutorial_model import tutorial_model
 
 from batchdigits.evaluate import evaluate_results
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 
-FIRST, COUNT, SEED = 7000, 400, 13
-FOLDER = REPO / "benchmarks" / "_work" / "printed_patterns"
+FIRST, COUNT, SEED = 7000, 600, 13
+KINDS = ("light_print", "strong_print", "sheet_on_table")
+FOLDER = REPO / "benchmarks" / "_work" / "extra_looks"
 
 
 def generate() -> dict[str, tuple[int, str]]:
@@ -44,8 +46,11 @@ def generate() -> dict[str, tuple[int, str]]:
             writer = csv.writer(stream)
             writer.writerow(["file", "label", "condition"])
             for i in range(COUNT):
-                kind = "strong_print" if i % 2 else "light_print"
-                page = render_on_pattern(digits[FIRST + i], rng, dark=i % 2 == 1)
+                kind = KINDS[i % len(KINDS)]
+                if kind == "sheet_on_table":
+                    page = render_on_table(digits[FIRST + i], rng)
+                else:
+                    page = render_on_pattern(digits[FIRST + i], rng, dark=kind == "strong_print")
                 name = f"{i:05d}_{kind}.jpg"
                 Image.fromarray(page).save(FOLDER / name, quality=int(rng.integers(80, 95)))
                 writer.writerow([name, int(labels[FIRST + i]), kind])
@@ -65,7 +70,7 @@ def main() -> None:
     files = [FOLDER / r.file for r in results]
     naive = tutorial.predict(naive_images(files)).argmax(axis=1)
     rows = []
-    for kind in ("light_print", "strong_print"):
+    for kind in KINDS:
         picked = [i for i, r in enumerate(results) if truth[r.file][1] == kind]
         right = sum(results[i].digit == truth[results[i].file][0] for i in picked)
         blank = sum(results[i].digit is None for i in picked)
@@ -88,12 +93,12 @@ def main() -> None:
             f"{evaluation.coverage:.1%}, wrong among them: {evaluation.unflagged_error:.2%}",
             "",
             table(
-                ["print", "images", "batchdigits", "read as blank", "naive + tutorial model"], rows
+                ["look", "images", "batchdigits", "read as blank", "naive + tutorial model"], rows
             ),
         ]
     )
     print(body)
-    write_section("printed_patterns", "## Digits over printed cheque patterns\n\n" + body)
+    write_section("extra_looks", "## Extra looks: cheque print, sheets on a table\n\n" + body)
 
 
 if __name__ == "__main__":
