@@ -80,8 +80,12 @@ class OrderedResults(Iterator[R]):
         return result
 
     def close(self) -> None:
+        # Waiting is bounded by one chunk per worker: pending chunks are
+        # cancelled. It also matters at exit: a pool still shutting down when
+        # the interpreter exits races CPython's own exit hook, which then
+        # prints an 'OSError: Bad file descriptor' traceback (seen on Ctrl-C).
         self._pending.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> OrderedResults[R]:
         return self
