@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -30,6 +32,35 @@ def _stderr_silenced() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then deliver them.
+
+    An exception raised by a signal handler in the middle of TensorFlow's
+    import or a model load unwinds through C++ code that does not expect it,
+    and surfaces as a SystemError or a bogus "corrupt model" instead of a
+    clean interruption. Those steps take seconds; the signal is delivered
+    as soon as they end. Outside the main thread (where handlers cannot be
+    set) this does nothing.
+    """
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in watched}
+    main = threading.current_thread() is threading.main_thread()
+    if not main or any(handler is None for handler in previous.values()):
+        yield
+        return
+    received: list[int] = []
+    for signum in watched:
+        signal.signal(signum, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
 
 
 def import_tensorflow(threads: int | None = None) -> ModuleType:

@@ -122,16 +122,18 @@ class KerasClassifier:
     """One loaded Keras model, built once and reused for every batch."""
 
     def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
-        from ._tf import import_tensorflow
-
-        import_tensorflow(threads)
-        import keras
+        from ._tf import import_tensorflow, interrupts_deferred
 
         self.ref = ref
         self.model_id = ref.model_id
         self.temperature = ref.temperature
+        with interrupts_deferred():
+            import_tensorflow(threads)
+        import keras
+
         try:
-            self._model = keras.saving.load_model(ref.path, compile=False)
+            with interrupts_deferred():
+                self._model = keras.saving.load_model(ref.path, compile=False)
         except Exception as exc:  # Keras raises many types for a bad file
             raise ModelError(
                 f"cannot load model {ref.path}: {type(exc).__name__}: {exc}".splitlines()[0],

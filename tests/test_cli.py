@@ -226,3 +226,28 @@ def test_interrupt_leaves_previous_results_untouched(
 def test_shipped_model_is_packaged() -> None:
     path = shipped_model_path()
     assert path.is_file() and path.with_suffix(".json").is_file()
+
+
+def test_signal_during_model_load_is_delivered_after_it() -> None:
+    """A signal in TensorFlow's import or a model load must not unwind
+    through its C++ code: it is held, then raised once the step ends."""
+    from batchdigits._tf import interrupts_deferred
+
+    class Stop(Exception):
+        pass
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise Stop
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    steps = []
+    try:
+        with pytest.raises(Stop):
+            with interrupts_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                steps.append("load finished")
+            steps.append("after the block")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert steps == ["load finished"]
