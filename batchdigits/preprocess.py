@@ -170,9 +170,7 @@ def _ink_up(image: np.ndarray) -> np.ndarray | None:
     low, high = float(smooth.min()), float(smooth.max())
     if high - low < _MIN_CONTRAST:
         return None
-    ring = np.concatenate(
-        [image[:2].ravel(), image[-2:].ravel(), image[:, :2].ravel(), image[:, -2:].ravel()]
-    )
+    ring = _outer_ring(image)
     residual = smooth - _background(image, 50)
     locally_dark = -float(residual.min()) > float(residual.max())
     papers = (float(np.median(image[::2, ::2])), float(np.median(ring)))
@@ -180,6 +178,13 @@ def _ink_up(image: np.ndarray) -> np.ndarray | None:
     medians_surely_light = all(high - paper > 3 * (paper - low) for paper in papers)
     dark = medians_dark or (locally_dark and not medians_surely_light)
     return 255.0 - image if dark else image.copy()
+
+
+def _outer_ring(image: np.ndarray) -> np.ndarray:
+    """The pixels of the two outermost rows and columns on each side."""
+    return np.concatenate(
+        [image[:2].ravel(), image[-2:].ravel(), image[:, :2].ravel(), image[:, -2:].ravel()]
+    )
 
 
 def _crop_scanner_borders(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
@@ -225,9 +230,7 @@ def _crop_to_sheet(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
     left) offset and the crop to the sheet's bounding box.
     """
     height, width = image.shape
-    ring = np.concatenate(
-        [image[:2].ravel(), image[-2:].ravel(), image[:, :2].ravel(), image[:, -2:].ravel()]
-    )
+    ring = _outer_ring(image)
     if float(np.percentile(image[::2, ::2], 90)) - float(np.median(ring)) < 60:
         return (0, 0), image  # the edges are as light as the paper: no table
     smooth = ndimage.uniform_filter(image, size=3, mode="nearest")

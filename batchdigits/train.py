@@ -26,7 +26,7 @@ from . import __version__
 from .errors import ModelError, TrainingDataError
 from .model import ARCHITECTURE, MODEL_FILENAME, build_model, metadata_path, user_model_dir
 from .parallel import available_cores, ordered_map
-from .preprocess import PREPROCESS_VERSION, to_mnist, to_model_input
+from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, to_mnist, to_model_input
 from .recipe import (
     DEFAULT_DISTORTED_COPIES,
     DEFAULT_EPOCHS,
@@ -165,6 +165,12 @@ def prepare_digits(
     return np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8)
 
 
+def model_accuracy(model: Any, images: np.ndarray, labels: np.ndarray) -> float:
+    """Share of ``images`` (MNIST form) a Keras model reads as ``labels``."""
+    logits = model.predict(to_model_input(images), batch_size=512, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
 @dataclass
 class TrainReport:
     model_path: Path
@@ -261,8 +267,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
     )
 
     def accuracy(images: np.ndarray, labels: np.ndarray) -> float:
-        logits = model.predict(to_model_input(images), batch_size=512, verbose=0)
-        return float(np.mean(np.argmax(logits, axis=1) == labels))
+        return model_accuracy(model, images, labels)
 
     metadata: dict[str, Any] = {
         "name": options.name,
@@ -349,7 +354,7 @@ def combine_models(
     from keras import layers
 
     members_meta: list[dict[str, Any]] = []
-    inputs = keras.Input(shape=(28, 28, 1), name="digit")
+    inputs = keras.Input(shape=(MNIST_SIDE, MNIST_SIDE, 1), name="digit")
     outputs = []
     for index, path in enumerate(member_paths):
         member = keras.saving.load_model(path, compile=False)
@@ -376,15 +381,11 @@ def combine_models(
         mnist = load_mnist(data)
         prepared = prepare_digits(mnist.x_test, jobs or available_cores())
 
-        def accuracy(images: np.ndarray) -> float:
-            logits_ = model.predict(to_model_input(images), batch_size=512, verbose=0)
-            return float(np.mean(np.argmax(logits_, axis=1) == mnist.y_test))
-
         metadata.update(
             data=mnist.source,
             mnist_test_digits=len(mnist.x_test),
-            mnist_test_accuracy=round(accuracy(prepared), 5),
-            mnist_test_accuracy_raw=round(accuracy(mnist.x_test), 5),
+            mnist_test_accuracy=round(model_accuracy(model, prepared, mnist.y_test), 5),
+            mnist_test_accuracy_raw=round(model_accuracy(model, mnist.x_test, mnist.y_test), 5),
         )
     model_path = save_model(model, metadata, out_dir)
     log(

@@ -76,12 +76,13 @@ def main() -> None:
 
     classifier = load_classifier(args.model)
     files = sorted(labels)
-    naive = classifier.predict(naive_images([SAMPLES / f for f in files])).argmax(axis=1)
+    raw_files = naive_images([SAMPLES / f for f in files])
+    naive = classifier.predict(raw_files).argmax(axis=1)
     naive_right = int(sum(int(p) == labels[f] for p, f in zip(naive, files, strict=True)))
     tutorial_lines: list[list[object]] = []
     if DEFAULT_MNIST.is_file():
         tutorial = tutorial_model(DEFAULT_MNIST)
-        naive_tutorial = tutorial.predict(naive_images([SAMPLES / f for f in files])).argmax(axis=1)
+        naive_tutorial = tutorial.predict(raw_files).argmax(axis=1)
         tutorial_right = int(
             sum(int(p) == labels[f] for p, f in zip(naive_tutorial, files, strict=True))
         )

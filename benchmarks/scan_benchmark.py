@@ -122,24 +122,15 @@ def main() -> None:
     )
 
     classifier = load_classifier(args.model)
-    files = [folder / r.file for r in results]
-    naive = np.concatenate(
-        [
-            classifier.predict(naive_images(files[i : i + 500])).argmax(axis=1)
-            for i in range(0, len(files), 500)
-        ]
-    )
-    naive_correct = naive == labels
     tutorial = tutorial_model(args.data)
-    tutorial_correct = (
-        np.concatenate(
-            [
-                tutorial.predict(naive_images(files[i : i + 500])).argmax(axis=1)
-                for i in range(0, len(files), 500)
-            ]
-        )
-        == labels
-    )
+    files = [folder / r.file for r in results]
+    naive_parts, tutorial_parts = [], []
+    for i in range(0, len(files), 500):
+        raw_files = naive_images(files[i : i + 500])
+        naive_parts.append(classifier.predict(raw_files).argmax(axis=1))
+        tutorial_parts.append(tutorial.predict(raw_files).argmax(axis=1))
+    naive_correct = np.concatenate(naive_parts) == labels
+    tutorial_correct = np.concatenate(tutorial_parts) == labels
 
     by_condition: dict[str, list[int]] = defaultdict(list)
     for i, condition in enumerate(conditions):

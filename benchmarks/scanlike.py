@@ -204,13 +204,18 @@ def _smooth_field(shape: tuple[int, int], rng: np.random.Generator, scale: float
     return field / (np.abs(field).max() + 1e-6)
 
 
-def render_page(digit: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarray:
-    """An RGB uint8 page with the digit written on it."""
+def cropped_ink(digit: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarray:
+    """The digit's ink coverage cropped to its bounding box, so that margins
+    are measured from the ink."""
     alpha = ink_alpha(digit, style, rng)
-    # Crop the ink to its bounding box so margins are measured from the ink.
     rows = np.flatnonzero(alpha.max(axis=1) > 0.05)
     cols = np.flatnonzero(alpha.max(axis=0) > 0.05)
-    alpha = alpha[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return alpha[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def render_page(digit: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarray:
+    """An RGB uint8 page with the digit written on it."""
+    alpha = cropped_ink(digit, style, rng)
     ah, aw = alpha.shape
     pad = round(style.margin * max(ah, aw))
     height, width = ah + 2 * pad + 2, aw + 2 * pad + 2
@@ -389,10 +394,7 @@ def render_on_pattern(digit: np.ndarray, rng: np.random.Generator, dark: bool) -
     """An RGB page: the digit written over a printed cheque pattern, light
     pastel or (``dark``) a strong print that competes with the ink."""
     style = style_for("clean", rng)
-    alpha = ink_alpha(digit, style, rng)
-    rows = np.flatnonzero(alpha.max(axis=1) > 0.05)
-    cols = np.flatnonzero(alpha.max(axis=0) > 0.05)
-    alpha = alpha[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    alpha = cropped_ink(digit, style, rng)
     ah, aw = alpha.shape
     pad = round(style.margin * max(ah, aw))
     height, width = ah + 2 * pad + 2, int((aw + 2 * pad + 2) * rng.uniform(1.0, 1.6))
