@@ -24,7 +24,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 3
+PREPROCESS_VERSION = 4
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -398,6 +398,15 @@ def _line_bands(mask: np.ndarray, axis: int) -> list[tuple[slice, slice]]:
     return bands
 
 
+def _widen(
+    box: tuple[slice, slice], axis: int, pixels: int, shape: tuple[int, ...]
+) -> tuple[slice, slice]:
+    """``box`` of a line along ``axis`` grown by ``pixels`` across the line."""
+    across = box[1 - axis]
+    grown = slice(max(0, across.start - pixels), min(shape[1 - axis], across.stop + pixels))
+    return (grown, box[1]) if axis == 1 else (box[0], grown)
+
+
 def _stroke_width(mask: np.ndarray) -> float:
     area = float(mask.sum())
     if area == 0:
@@ -409,10 +418,11 @@ def _stroke_width(mask: np.ndarray) -> float:
 def _remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Erase ruled or squared paper lines without eating the digit.
 
-    Two or more parallel lines are paper. A single line is paper only when it
+    Two or more parallel lines are paper. A single line is paper when it
     reaches well beyond the rest of the ink and is thinner or fainter than
-    the strokes; otherwise it is likely part of the digit (the bar of a
-    tightly cropped 7).
+    the strokes, or when it runs beside the ink without touching it (the
+    edge of a form box, however dark and thick); otherwise it is likely part
+    of the digit (the bar of a tightly cropped 7).
     """
     cleaned = mask
     for axis in (1, 0):
@@ -431,8 +441,29 @@ def _remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
             thickness = box[1 - axis].stop - box[1 - axis].start
             thinner = thickness < 0.75 * _stroke_width(rest)
             fainter = ink[band_mask].mean() < 0.6 * ink[rest].mean()
-            if not (span > rest_extent + 0.3 * cleaned.shape[axis] and (thinner or fainter)):
+            # A line beside the ink, not touching it, is the edge of a form
+            # box; a digit's own bar (a 7's, a 1's base) joins its stroke.
+            # Lines across this one (the other side of a box corner) and the
+            # line's own anti-aliased fringe do not count.
+            fringe = _widen(box, axis, 2, cleaned.shape)
+            core = rest.copy()
+            core[fringe] = False
+            for other in _line_bands(cleaned, 1 - axis):
+                core[_widen(other, 1 - axis, 2, cleaned.shape)] = False
+            reach = 0.3 * cleaned.shape[axis]
+            across = np.flatnonzero(core.any(axis=axis))
+            along = np.flatnonzero(core.any(axis=1 - axis))
+            beside = (
+                across.size > 0
+                and span > along[-1] - along[0] + 1 + reach
+                and (fringe[1 - axis].stop < across[0] or fringe[1 - axis].start > across[-1] + 1)
+            )
+            if not (beside or (span > rest_extent + reach and (thinner or fainter))):
                 continue
+            if beside:
+                bands = [fringe]
+                band_mask[fringe] = cleaned[fringe]
+                rest = cleaned & ~band_mask
         if not rest.any():
             return cleaned
         # Re-join strokes the erased line cut through.

@@ -138,6 +138,19 @@ def test_a_tight_seven_keeps_its_bar() -> None:
     assert (top_rows > 128).any(axis=0).sum() >= 10
 
 
+@pytest.mark.parametrize("digit", ["0", "7"])
+def test_form_box_edges_beside_the_digit_are_removed(digit: str) -> None:
+    """A crop from a form: the top and left edges of the digit's box, as
+    dark and thick as the writing, run along the crop apart from it."""
+    clean = to_mnist(draw_digit(digit, stroke=8))
+    page = draw_digit(digit, stroke=8).copy()
+    page[32:40, :] = 30  # the digit spans rows 50-150, columns 56-104
+    page[:, 38:46] = 30
+    boxed = to_mnist(page)
+    assert clean is not None and boxed is not None
+    assert similarity(clean, boxed) > 0.9
+
+
 @pytest.mark.parametrize(
     "page",
     [
