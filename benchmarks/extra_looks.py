@@ -1,11 +1,13 @@
-"""Looks the main scan benchmark lacks: cheque print, and sheets photographed on a table.
+"""Looks the main scan benchmark lacks: cheque print, sheets photographed on a
+table, and digits cropped from form boxes.
 
 Usage: python benchmarks/extra_looks.py
 
 Renders MNIST test digits 7000-7599 (used by no other benchmark, never
 trained on): over security-print backgrounds as on bank cheques (light
 pastel, and a strong print that competes with the ink), and as phone photos
-of the written sheet lying on a darker table. Saves them as JPEG, scans them
+of the written sheet lying on a darker table, and as crops from a printed
+form with the digit's whole box, or two of its edges, in the picture. Saves them as JPEG, scans them
 and reports accuracy beside the naive pipeline with the tutorial's model.
 """
 
@@ -21,24 +23,26 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
-from scanlike import render_on_pattern, render_on_table
+from scanlike import render_in_form_box, render_on_pattern, render_on_table
 from tutorial_model import tutorial_model
 
 from batchdigits.evaluate import evaluate_results
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 
-FIRST, COUNT, SEED = 7000, 600, 13
-KINDS = ("light_print", "strong_print", "sheet_on_table")
+FIRST, COUNT, SEED = 7000, 1000, 13
+KINDS = ("light_print", "strong_print", "sheet_on_table", "form_box", "form_box_corner")
 FOLDER = REPO / "benchmarks" / "_work" / "extra_looks"
 
 
 def generate() -> dict[str, tuple[int, str]]:
     stamp = FOLDER / "generated.json"
-    expected = {"first": FIRST, "count": COUNT, "seed": SEED}
+    expected = {"first": FIRST, "count": COUNT, "seed": SEED, "kinds": list(KINDS)}
     labels_path = FOLDER / "labels.csv"
     if not (stamp.exists() and json.loads(stamp.read_text()) == expected):
         FOLDER.mkdir(parents=True, exist_ok=True)
+        for old in FOLDER.iterdir():
+            old.unlink()
         rng = np.random.default_rng(SEED)
         with np.load(DEFAULT_MNIST) as mnist:
             digits, labels = mnist["x_test"], mnist["y_test"]
@@ -49,6 +53,8 @@ def generate() -> dict[str, tuple[int, str]]:
                 kind = KINDS[i % len(KINDS)]
                 if kind == "sheet_on_table":
                     page = render_on_table(digits[FIRST + i], rng)
+                elif kind.startswith("form_box"):
+                    page = render_in_form_box(digits[FIRST + i], rng, whole=kind == "form_box")
                 else:
                     page = render_on_pattern(digits[FIRST + i], rng, dark=kind == "strong_print")
                 name = f"{i:05d}_{kind}.jpg"
@@ -98,7 +104,9 @@ def main() -> None:
         ]
     )
     print(body)
-    write_section("extra_looks", "## Extra looks: cheque print, sheets on a table\n\n" + body)
+    write_section(
+        "extra_looks", "## Extra looks: cheque print, sheets on a table, form boxes\n\n" + body
+    )
 
 
 if __name__ == "__main__":

@@ -432,3 +432,28 @@ def render_on_table(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     paper = ~(pixels == [1, 2, 3]).all(axis=-1)
     region[paper] = pixels[paper]
     return np.clip(table, 0, 255).astype(np.uint8)
+
+
+def render_in_form_box(digit: np.ndarray, rng: np.random.Generator, whole: bool) -> np.ndarray:
+    """A crop from a printed form: the digit written in its box, cut out with
+    either the whole box or only two of its edges (a corner) in the picture.
+    The edges are printed dark or grey, thin or as thick as the writing."""
+    style = style_for("clean", rng)
+    style.margin = float(rng.uniform(0.25, 0.6))
+    page = render_page(digit, style, rng).astype(np.float32)
+    height, width = page.shape[:2]
+    thickness = max(1, int(min(height, width) * rng.uniform(0.01, 0.03)))
+    inset = int(min(height, width) * rng.uniform(0.02, 0.08))
+    colour = rng.integers(0, 140, 3)
+    near, far_h, far_w = inset, height - inset - thickness, width - inset - thickness
+    if whole:
+        page[near : near + thickness, near : width - near] = colour
+        page[far_h : far_h + thickness, near : width - near] = colour
+        page[near : height - near, near : near + thickness] = colour
+        page[near : height - near, far_w : far_w + thickness] = colour
+    else:
+        top = near if rng.random() < 0.5 else far_h
+        left = near if rng.random() < 0.5 else far_w
+        page[top : top + thickness, :] = colour
+        page[:, left : left + thickness] = colour
+    return np.clip(page, 0, 255).astype(np.uint8)
