@@ -202,3 +202,15 @@ def test_model_input_normalisation() -> None:
 def test_rejects_colour_arrays() -> None:
     with pytest.raises(ValueError, match="2-D"):
         to_mnist(np.zeros((10, 10, 3)))
+
+
+def test_fast_order_statistics_match_numpy() -> None:
+    """The shortcuts preprocessing takes must decide exactly as numpy would."""
+    from batchdigits.preprocess import _low_percentile_above, _median
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        values = np.round(rng.random(int(rng.integers(1, 300))).astype(np.float32) * 20)
+        level = float(rng.integers(0, 20))
+        assert _low_percentile_above(values, 3, level) == (np.percentile(values, 3) > level)
+        assert _median(values) == np.median(values)
