@@ -24,7 +24,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 4
+PREPROCESS_VERSION = 5
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -153,15 +153,18 @@ def _ink_up(image: np.ndarray) -> np.ndarray | None:
     - a local median around each pixel: right under shadows and uneven
       light, but a marker digit filling the crop dominates its own
       neighbourhood and then looks like light ink;
-    - the median of the whole picture (ink is a minority of pixels), and
+    - the median of the whole picture (ink is a minority of pixels, except
+      in a bold digit cropped tight to its ink), and
     - the median of the outer ring (scanner borders are already cropped, and
       a digit rarely covers half the ring): both fooled by a large shadow.
 
-    Dark ink on light paper is by far the common case. Ink is dark when both
-    medians say so, or when the local rule says so unless both medians say
-    "light" by a wide margin: a dense white digit on black (MNIST itself, a
-    negative) fools the local rule, never the medians; a shadow fools the
-    medians only narrowly.
+    When the ring sits at one extreme by a wide margin, it decides: that is
+    the paper, even where a tight crop's ink outweighs it in the picture.
+    Otherwise, dark ink on light paper being by far the common case, ink is
+    dark when both medians say so, or when the local rule says so unless
+    both medians say "light" by a wide margin: a dense white digit on black
+    (MNIST itself, a negative) fools the local rule, never the medians; a
+    shadow fools the medians only narrowly.
 
     Smoothing keeps pixel noise out of the extremes, which still see a digit
     covering well under 1% of a page.
@@ -175,8 +178,11 @@ def _ink_up(image: np.ndarray) -> np.ndarray | None:
     locally_dark = -float(residual.min()) > float(residual.max())
     papers = (float(_median(image[::2, ::2])), float(_median(ring)))
     medians_dark = all(paper - low > high - paper for paper in papers)
-    medians_surely_light = all(high - paper > 3 * (paper - low) for paper in papers)
-    dark = medians_dark or (locally_dark and not medians_surely_light)
+    surely_light = [high - paper > 3 * (paper - low) for paper in papers]
+    ring_surely_dark = papers[1] - low > 3 * (high - papers[1])
+    dark = ring_surely_dark or (
+        not surely_light[1] and (medians_dark or (locally_dark and not all(surely_light)))
+    )
     return 255.0 - image if dark else image.copy()
 
 

@@ -1,5 +1,5 @@
 """Looks the main scan benchmark lacks: cheque print, sheets photographed on a
-table, and digits cropped from form boxes.
+table, digits cropped from form boxes, and digits cropped tight to their ink.
 
 Usage: python benchmarks/extra_looks.py
 
@@ -7,7 +7,8 @@ Renders MNIST test digits 7000-7599 (used by no other benchmark, never
 trained on): over security-print backgrounds as on bank cheques (light
 pastel, and a strong print that competes with the ink), and as phone photos
 of the written sheet lying on a darker table, and as crops from a printed
-form with the digit's whole box, or two of its edges, in the picture. Saves them as JPEG, scans them
+form with the digit's whole box, or two of its edges, in the picture, and
+cropped tight to the ink (dark on light, and negatives). Saves them as JPEG, scans them
 and reports accuracy beside the naive pipeline with the tutorial's model.
 """
 
@@ -23,15 +24,23 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
-from scanlike import render_in_form_box, render_on_pattern, render_on_table
+from scanlike import render_in_form_box, render_on_pattern, render_on_table, render_tight_crop
 from tutorial_model import tutorial_model
 
 from batchdigits.evaluate import evaluate_results
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 
-FIRST, COUNT, SEED = 7000, 1000, 13
-KINDS = ("light_print", "strong_print", "sheet_on_table", "form_box", "form_box_corner")
+FIRST, COUNT, SEED = 7000, 1400, 13
+KINDS = (
+    "light_print",
+    "strong_print",
+    "sheet_on_table",
+    "form_box",
+    "form_box_corner",
+    "tight_crop",
+    "tight_crop_negative",
+)
 FOLDER = REPO / "benchmarks" / "_work" / "extra_looks"
 
 
@@ -53,6 +62,10 @@ def generate() -> dict[str, tuple[int, str]]:
                 kind = KINDS[i % len(KINDS)]
                 if kind == "sheet_on_table":
                     page = render_on_table(digits[FIRST + i], rng)
+                elif kind.startswith("tight_crop"):
+                    page = render_tight_crop(
+                        digits[FIRST + i], rng, negative=kind.endswith("negative")
+                    )
                 elif kind.startswith("form_box"):
                     page = render_in_form_box(digits[FIRST + i], rng, whole=kind == "form_box")
                 else:
@@ -105,7 +118,8 @@ def main() -> None:
     )
     print(body)
     write_section(
-        "extra_looks", "## Extra looks: cheque print, sheets on a table, form boxes\n\n" + body
+        "extra_looks",
+        "## Extra looks: cheque print, sheets on a table, form boxes, tight crops\n\n" + body,
     )
 
 

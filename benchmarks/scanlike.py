@@ -457,3 +457,16 @@ def render_in_form_box(digit: np.ndarray, rng: np.random.Generator, whole: bool)
         page[top : top + thickness, :] = colour
         page[:, left : left + thickness] = colour
     return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def render_tight_crop(digit: np.ndarray, rng: np.random.Generator, negative: bool) -> np.ndarray:
+    """A digit cropped to its ink, as a segmenter or a hurried person cuts it
+    out: strokes touch the edges and may cover most of the picture. In pen,
+    marker, pencil or coloured ink; ``negative`` gives light ink on dark."""
+    style = style_for(str(rng.choice(["clean", "marker", "pencil", "coloured_ink"])), rng)
+    style.margin, style.negative = 0.0, negative
+    page = render_page(digit, style, rng)
+    gray = page.astype(np.float32).mean(axis=-1)
+    inked = np.abs(gray - np.median(gray)) > 40
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    return page[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]

@@ -138,6 +138,21 @@ def test_a_tight_seven_keeps_its_bar() -> None:
     assert (top_rows > 128).any(axis=0).sum() >= 10
 
 
+@pytest.mark.parametrize("negative", [False, True], ids=["dark-ink", "negative"])
+def test_tight_crop_of_a_bold_digit_keeps_its_polarity(negative: bool) -> None:
+    """Cropped to its ink, a bold digit covers most of the picture, so the
+    picture's median is ink; the edges are still mostly paper."""
+    ink, paper = (235, 20) if negative else (20, 235)
+    loose = draw_digit(
+        "0", size=(200, 160), box=(40, 30, 120, 170), stroke=26, ink=ink, paper=paper
+    )
+    tight = loose[30:171, 40:121]  # the ink spans rows 30-170, columns 40-120
+    assert (np.abs(tight.astype(int) - ink) < 60).mean() > 0.5
+    expected, result = to_mnist(loose), to_mnist(tight)
+    assert expected is not None and result is not None
+    assert similarity(expected, result) > 0.9
+
+
 @pytest.mark.parametrize("digit", ["0", "7"])
 def test_form_box_edges_beside_the_digit_are_removed(digit: str) -> None:
     """A crop from a form: the top and left edges of the digit's box, as
