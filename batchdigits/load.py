@@ -20,7 +20,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 150_000_000
 #: JPEGs are decoded at a reduced scale (1/2, 1/4, 1/8) as long as the longest
 #: side stays at least this long: 1.25x the resolution preprocessing works at.
-#: benchmarks/throughput.py measures that this does not change the results.
+#: benchmarks/throughput.py measures that this does not change the results;
+#: a page where preprocessing finds nothing is decoded again at full size
+#: (the pipeline does that), since a small digit on a big page may not
+#: survive the reduction.
 DRAFT_MIN_SIDE = 320
 
 _WHITE = (255, 255, 255, 255)
@@ -36,6 +39,7 @@ class Page:
 
     number: int | None  # 1-based page of a multi-page TIFF, else None
     pixels: np.ndarray
+    reduced: bool = False  # decoded below full size (JPEG draft mode)
 
 
 def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) -> list[Page]:
@@ -66,7 +70,8 @@ def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
                     scale = DRAFT_MIN_SIDE / max(width, height)
                     requested = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
                     image.draft("L" if image.mode in ("L", "RGB") else None, requested)
-                return [Page(None, to_grayscale(image))]
+                reduced = image.size != (width, height)
+                return [Page(None, to_grayscale(image), reduced)]
     except UnreadableImage:
         raise
     except FileNotFoundError as exc:

@@ -98,6 +98,13 @@ def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
         started = time.perf_counter()
         try:
             image, error = to_mnist(page.pixels), ""
+            if image is None and page.reduced:
+                # Nothing found in a JPEG decoded at reduced size: the digit
+                # may be too small to survive the reduction. Look at every pixel.
+                (full,) = load_pages(source.path, max_pixels=max_pixels, draft=False)
+                image = to_mnist(full.pixels)
+        except UnreadableImage as exc:
+            image, error = None, str(exc)
         except Exception as exc:  # likewise a preprocessing bug on an odd image
             image, error = None, f"internal error while preprocessing: {_describe(exc)}"
         prepared.append(

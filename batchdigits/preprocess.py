@@ -24,15 +24,23 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 5
+PREPROCESS_VERSION = 6
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
 _WORK_MAX = 256
 _WORK_MIN = 96
+# The finer size a big picture is searched at when nothing turned up at
+# working size (blank pages only, so its cost stays rare).
+_SEARCH_MAX = 1024
 # A digit smaller than this (longest side, working pixels) inside a larger
 # original is re-read from the original at full resolution.
 _REFINE_BELOW = 48
+# The smallest digit, in original pixels, that a picture can hold.
+_SMALLEST_DIGIT = 12
+# Stroke width over size above which ink is a blot, not writing (a solid
+# disc: 0.5; marker digits stay under 0.3).
+_BLOT = 0.4
 # Stroke width in the 20x20 box, in pixels, that MNIST digits fall between
 # (measured on the MNIST training set by benchmarks/mnist_stroke_width.py).
 _STROKE_MIN = 2.2
@@ -55,7 +63,12 @@ def to_mnist(gray: np.ndarray) -> np.ndarray | None:
     image = np.asarray(gray, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale array, got shape {image.shape}")
-    return _to_mnist(image, refine=True)
+    result = _to_mnist(image, refine=True)
+    if result is None and max(image.shape) > 2 * _WORK_MAX:
+        # Nothing at working size may still be a small digit on a big page,
+        # shrunk there to a few faint pixels: search again at a finer size.
+        result = _to_mnist(image, refine=True, work_max=_SEARCH_MAX)
+    return result
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -66,10 +79,10 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (batch / 255.0)[..., None]
 
 
-def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
+def _to_mnist(image: np.ndarray, refine: bool, work_max: int = 0) -> np.ndarray | None:
     if min(image.shape) < 2:
         return None
-    work, scale = _to_work_scale(image)
+    work, scale = _to_work_scale(image, work_max or _WORK_MAX)
     (top, left), work = _crop_scanner_borders(work)
     (sheet_top, sheet_left), work = _crop_to_sheet(work)
     top, left = top + sheet_top, left + sheet_left
@@ -88,7 +101,7 @@ def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
         if mask is None:
             return None
     mask = _remove_ruled_lines(mask, ink)
-    mask = _select_digit(mask, ink)
+    mask = _select_digit(mask, ink, scale)
     if mask is None:
         return None
     rows, cols = _bbox(mask)
@@ -99,7 +112,12 @@ def _to_mnist(image: np.ndarray, refine: bool) -> np.ndarray | None:
         # A small digit in a big picture: read it again from the original
         # pixels around it, where it has the detail the working copy lost.
         return _refine_from_original(image, rows, cols, scale)
-    mask = _normalise_stroke_width(mask[rows, cols])
+    mask = mask[rows, cols]
+    if not refine and _stroke_width(mask) > _BLOT * max(mask.shape):
+        # Read again from a big picture, this is a round blot or a dust
+        # speck the small-digit search picked up, not writing.
+        return None
+    mask = _normalise_stroke_width(mask)
     return _fit_and_centre(mask)
 
 
@@ -133,10 +151,10 @@ def _scaled_shape(shape: tuple[int, ...], longest: float) -> tuple[int, int]:
     return max(2, round(shape[0] * factor)), max(2, round(shape[1] * factor))
 
 
-def _to_work_scale(image: np.ndarray) -> tuple[np.ndarray, float]:
+def _to_work_scale(image: np.ndarray, work_max: int) -> tuple[np.ndarray, float]:
     longest = max(image.shape)
-    if longest > _WORK_MAX:
-        target = _WORK_MAX
+    if longest > work_max:
+        target = work_max
     elif longest < _WORK_MIN:
         target = _WORK_MIN
     else:
@@ -502,8 +520,14 @@ def _remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return cleaned
 
 
-def _select_digit(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
-    """Keep the digit's connected pieces; drop specks, dust and scanner borders."""
+def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
+    """Keep the digit's connected pieces; drop specks, dust and scanner borders.
+
+    ``scale`` is the working copy's size over the original's. A piece too
+    small to be a digit in the working copy still counts when the original
+    holds it at a size a digit can be written at: a small digit on a big
+    page, which the caller then reads again from the original pixels.
+    """
     height, width = mask.shape
     reach = max(1, round(0.015 * max(height, width)))
     # Pieces closer than ``reach`` belong together (broken pencil strokes).
@@ -534,7 +558,9 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     _, main_label, main_box = candidates[0]
     main_area = float(areas[main_label - 1])
     if main_area < max(6.0, 0.0004 * height * width):
-        return None
+        main_size = max(main_box[0].stop - main_box[0].start, main_box[1].stop - main_box[1].start)
+        if main_size / scale < _SMALLEST_DIGIT:
+            return None
 
     keep = [main_label]
     top, bottom = main_box[0].start, main_box[0].stop

@@ -1,5 +1,6 @@
 """Looks the main scan benchmark lacks: cheque print, sheets photographed on a
-table, digits cropped from form boxes, and digits cropped tight to their ink.
+table, digits cropped from form boxes, digits cropped tight to their ink, and
+small digits on big pages.
 
 Usage: python benchmarks/extra_looks.py
 
@@ -8,7 +9,8 @@ trained on): over security-print backgrounds as on bank cheques (light
 pastel, and a strong print that competes with the ink), and as phone photos
 of the written sheet lying on a darker table, and as crops from a printed
 form with the digit's whole box, or two of its edges, in the picture, and
-cropped tight to the ink (dark on light, and negatives). Saves them as JPEG, scans them
+cropped tight to the ink (dark on light, and negatives), and 20-60 px tall on
+a page 1,000-3,000 px tall. Saves them as JPEG, scans them
 and reports accuracy beside the naive pipeline with the tutorial's model.
 """
 
@@ -24,14 +26,20 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
-from scanlike import render_in_form_box, render_on_pattern, render_on_table, render_tight_crop
+from scanlike import (
+    render_in_form_box,
+    render_on_pattern,
+    render_on_table,
+    render_small_on_big_page,
+    render_tight_crop,
+)
 from tutorial_model import tutorial_model
 
 from batchdigits.evaluate import evaluate_results
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 
-FIRST, COUNT, SEED = 7000, 1400, 13
+FIRST, COUNT, SEED = 7000, 1600, 13
 KINDS = (
     "light_print",
     "strong_print",
@@ -40,6 +48,7 @@ KINDS = (
     "form_box_corner",
     "tight_crop",
     "tight_crop_negative",
+    "small_on_big_page",
 )
 FOLDER = REPO / "benchmarks" / "_work" / "extra_looks"
 
@@ -62,6 +71,8 @@ def generate() -> dict[str, tuple[int, str]]:
                 kind = KINDS[i % len(KINDS)]
                 if kind == "sheet_on_table":
                     page = render_on_table(digits[FIRST + i], rng)
+                elif kind == "small_on_big_page":
+                    page = render_small_on_big_page(digits[FIRST + i], rng)
                 elif kind.startswith("tight_crop"):
                     page = render_tight_crop(
                         digits[FIRST + i], rng, negative=kind.endswith("negative")
@@ -119,7 +130,8 @@ def main() -> None:
     print(body)
     write_section(
         "extra_looks",
-        "## Extra looks: cheque print, sheets on a table, form boxes, tight crops\n\n" + body,
+        "## Extra looks: cheque print, sheets on a table, form boxes, tight crops, "
+        "small digits on big pages\n\n" + body,
     )
 
 

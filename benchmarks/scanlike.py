@@ -470,3 +470,13 @@ def render_tight_crop(digit: np.ndarray, rng: np.random.Generator, negative: boo
     inked = np.abs(gray - np.median(gray)) > 40
     rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
     return page[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def render_small_on_big_page(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A phone photo or page scan in which the digit is small: 20 to 60 px
+    tall, anywhere on a page 1,000 to 3,000 px tall."""
+    style = style_for(str(rng.choice(["clean", "pencil", "coloured_ink", "grey_paper"])), rng)
+    style.digit_height = int(rng.integers(20, 61))
+    style.margin = (float(rng.uniform(1000, 3000)) / style.digit_height - 1) / 2
+    style.offset = (float(rng.uniform(-0.9, 0.9)), float(rng.uniform(-0.9, 0.9)))
+    return render_page(digit, style, rng)

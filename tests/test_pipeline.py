@@ -158,3 +158,23 @@ def test_refuses_to_write_over_an_image(
     with pytest.raises(OutputError, match="image"):
         scan(tmp_path / "in", counting_classifier, out=paths[1])
     assert paths[1].read_bytes() == before
+
+
+def test_small_digit_in_a_big_jpeg_is_read_at_full_size(
+    tmp_path: Path, counting_classifier: CountingClassifier
+) -> None:
+    """Big JPEGs are decoded at reduced size for speed; a digit that does not
+    survive the reduction must send the file back to a full-size decode."""
+    import numpy as np
+
+    from batchdigits.load import load_pages
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    page = np.full((2400, 3000), 240, np.uint8)
+    page[1100:1118, 1400:1418] = draw_digit("7", size=(18, 18), box=(3, 2, 15, 16), stroke=2)
+    Image.fromarray(page).save(folder / "photo.jpg", quality=92)
+    assert load_pages(folder / "photo.jpg")[0].reduced
+    report = scan(folder, counting_classifier)
+    (row,) = report.results
+    assert row.error == "" and row.digit is not None

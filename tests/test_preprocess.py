@@ -188,6 +188,30 @@ def test_tiny_digit_on_a_big_page_is_found() -> None:
     assert max(ink_box(result)) >= DIGIT_BOX - 1
 
 
+@pytest.mark.parametrize("side", [24, 16])
+def test_small_digit_on_a_phone_sized_page_is_found(side: int) -> None:
+    """At working size a 24 px digit on a 2600 px page is a few pixels, too
+    small to pass for a digit there, and a 16 px one vanishes: both are read
+    from the original instead."""
+    digit = draw_digit("7", size=(side, side), box=(3, 2, side - 3, side - 2), stroke=2)
+    page = np.full((2000, 2600), 240, np.uint8)
+    page[900 : 900 + side, 1500 : 1500 + side] = digit
+    clean = to_mnist(digit)
+    result = to_mnist(page)
+    assert clean is not None and result is not None
+    # Strokes a pixel or two wide land a pixel apart; compare them softened.
+    soft = [ndimage.gaussian_filter(image.astype(float), 1.0) for image in (clean, result)]
+    assert similarity(*soft) > 0.9
+
+
+def test_a_blot_on_a_big_blank_page_is_blank() -> None:
+    """A round blot is not writing, however the small-digit search finds it."""
+    page = np.full((2000, 2600), 240, np.uint8)
+    yy, xx = np.mgrid[0:30, 0:30]
+    page[900:930, 1500:1530][(yy - 15) ** 2 + (xx - 15) ** 2 <= 15**2] = 30
+    assert to_mnist(page) is None
+
+
 def test_stroke_weight_is_normalised() -> None:
     hairline = to_mnist(draw_digit("0", stroke=2, size=(400, 320)))
     marker = to_mnist(draw_digit("0", stroke=30, size=(400, 320)))
