@@ -24,7 +24,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 6
+PREPROCESS_VERSION = 7
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -568,6 +568,8 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
     for _, label, box in candidates[1:]:
         if areas[label - 1] < 0.06 * main_area:
             continue
+        if _neighbour_fragment(box, left, right, width, max(bottom - top, right - left)):
+            continue
         size = max(bottom - top, right - left)
         gap_y = max(0, box[0].start - bottom, top - box[0].stop)
         gap_x = max(0, box[1].start - right, left - box[1].stop)
@@ -578,6 +580,19 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
     kept = np.zeros(count + 1, dtype=bool)
     kept[keep] = True
     return kept[labels]
+
+
+def _neighbour_fragment(
+    box: tuple[slice, slice], left: int, right: int, width: int, size: int
+) -> bool:
+    """A piece cut by the left or right edge, wholly beside the digit with
+    paper between: a neighbouring digit of a string, cropped in.
+
+    Digits in a string stand side by side, so this looks sideways only.
+    """
+    start, stop = box[1].start, box[1].stop
+    gap = max(2, 0.05 * size)  # paper between them, wider than a crack in a stroke
+    return (start == 0 and stop + gap <= left) or (stop == width and start >= right + gap)
 
 
 def _is_border_artefact(box: tuple[slice, slice], height: int, width: int) -> bool:

@@ -1,6 +1,6 @@
 """Looks the main scan benchmark lacks: cheque print, sheets photographed on a
-table, digits cropped from form boxes, digits cropped tight to their ink, and
-small digits on big pages.
+table, digits cropped from form boxes, digits cropped tight to their ink,
+small digits on big pages, and digits cropped out of a written number.
 
 Usage: python benchmarks/extra_looks.py
 
@@ -10,7 +10,8 @@ pastel, and a strong print that competes with the ink), and as phone photos
 of the written sheet lying on a darker table, and as crops from a printed
 form with the digit's whole box, or two of its edges, in the picture, and
 cropped tight to the ink (dark on light, and negatives), and 20-60 px tall on
-a page 1,000-3,000 px tall. Saves them as JPEG, scans them
+a page 1,000-3,000 px tall, and cut out of a row of three with up to a third
+of each neighbour in the picture. Saves them as JPEG, scans them
 and reports accuracy beside the naive pipeline with the tutorial's model.
 """
 
@@ -31,6 +32,7 @@ from scanlike import (
     render_on_pattern,
     render_on_table,
     render_small_on_big_page,
+    render_string_crop,
     render_tight_crop,
 )
 from tutorial_model import tutorial_model
@@ -39,7 +41,7 @@ from batchdigits.evaluate import evaluate_results
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 
-FIRST, COUNT, SEED = 7000, 1600, 13
+FIRST, COUNT, SEED = 7000, 1800, 13
 KINDS = (
     "light_print",
     "strong_print",
@@ -49,6 +51,7 @@ KINDS = (
     "tight_crop",
     "tight_crop_negative",
     "small_on_big_page",
+    "string_crop",
 )
 FOLDER = REPO / "benchmarks" / "_work" / "extra_looks"
 
@@ -71,6 +74,8 @@ def generate() -> dict[str, tuple[int, str]]:
                 kind = KINDS[i % len(KINDS)]
                 if kind == "sheet_on_table":
                     page = render_on_table(digits[FIRST + i], rng)
+                elif kind == "string_crop":
+                    page = render_string_crop(digits[FIRST + i - 1 : FIRST + i + 2], rng)
                 elif kind == "small_on_big_page":
                     page = render_small_on_big_page(digits[FIRST + i], rng)
                 elif kind.startswith("tight_crop"):
@@ -131,7 +136,7 @@ def main() -> None:
     write_section(
         "extra_looks",
         "## Extra looks: cheque print, sheets on a table, form boxes, tight crops, "
-        "small digits on big pages\n\n" + body,
+        "small digits on big pages, crops from a written number\n\n" + body,
     )
 
 

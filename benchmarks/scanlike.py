@@ -480,3 +480,32 @@ def render_small_on_big_page(digit: np.ndarray, rng: np.random.Generator) -> np.
     style.margin = (float(rng.uniform(1000, 3000)) / style.digit_height - 1) / 2
     style.offset = (float(rng.uniform(-0.9, 0.9)), float(rng.uniform(-0.9, 0.9)))
     return render_page(digit, style, rng)
+
+
+def render_string_crop(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The middle one of three digits written in a row (an amount on a cheque,
+    a number on a form), cropped with a margin that takes in up to a third of
+    each neighbour: what a digit segmenter often hands over."""
+    style = style_for(str(rng.choice(["clean", "pencil", "coloured_ink", "grey_paper"])), rng)
+    inks = [cropped_ink(digit, style, rng) for digit in digits]
+    height = max(ink.shape[0] for ink in inks)
+    gap = max(2, int(style.digit_height * rng.uniform(0.05, 0.3)))
+    width = sum(ink.shape[1] for ink in inks) + 2 * gap
+    coverage = np.zeros((height, width), np.float32)
+    left = 0
+    for ink in inks:
+        top = (height - ink.shape[0]) // 2
+        coverage[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
+        left += ink.shape[1] + gap
+    middle = inks[1].shape[1]
+    start = inks[0].shape[1] + gap
+    into = [int(rng.uniform(0, 0.33) * ink.shape[1]) for ink in (inks[0], inks[2])]
+    window = coverage[:, max(0, start - gap - into[0]) : start + middle + gap + into[1]]
+    pad = int(height * rng.uniform(0.1, 0.4))
+    window = np.pad(window, ((pad, pad), (0, 0)))
+    page = np.empty((*window.shape, 3), np.float32)
+    page[:] = style.paper
+    page += (_smooth_field(window.shape, rng, 6) * style.texture)[..., None]
+    page = page * (1 - window[..., None]) + np.array(style.ink, np.float32) * window[..., None]
+    page += rng.standard_normal(page.shape).astype(np.float32) * style.noise
+    return np.clip(page, 0, 255).astype(np.uint8)

@@ -153,6 +153,18 @@ def test_tight_crop_of_a_bold_digit_keeps_its_polarity(negative: bool) -> None:
     assert similarity(expected, result) > 0.9
 
 
+def test_neighbours_cropped_in_from_a_written_number_are_dropped() -> None:
+    """A digit cut out of a row: the edges of its neighbours, cut by the
+    picture's sides, stand beside it with paper between."""
+    clean = to_mnist(draw_digit("0", size=(200, 100), stroke=8))
+    page = draw_digit("0", size=(200, 100), stroke=8).copy()  # the 0 spans columns 35-65
+    page[60:150, 0:14] = draw_digit("0", size=(90, 40), box=(8, 5, 60, 85), stroke=8)[:, -14:]
+    page[50:150, 86:100] = draw_digit("7", size=(100, 40), box=(2, 2, 36, 98), stroke=8)[:, :14]
+    cropped = to_mnist(page)
+    assert clean is not None and cropped is not None
+    assert similarity(clean, cropped) > 0.9
+
+
 @pytest.mark.parametrize("digit", ["0", "7"])
 def test_form_box_edges_beside_the_digit_are_removed(digit: str) -> None:
     """A crop from a form: the top and left edges of the digit's box, as
