@@ -19,12 +19,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 #: (decompression-bomb protection). 150 MP is well above any phone or scanner.
 MAX_PIXELS = 150_000_000
 #: JPEGs are decoded at a reduced scale (1/2, 1/4, 1/8) as long as the longest
-#: side stays at least this long: 1.25x the resolution preprocessing works at.
-#: benchmarks/throughput.py measures that this does not change the results;
-#: a page where preprocessing finds nothing is decoded again at full size
-#: (the pipeline does that), since a small digit on a big page may not
-#: survive the reduction.
-DRAFT_MIN_SIDE = 320
+#: side stays at least this long: twice the resolution preprocessing works
+#: at, so the reduction's blur stays well under that of preprocessing's own
+#: shrinking (at 1.25x, 1 of 409 big benchmark JPEGs changed its answer).
+#: A page where preprocessing finds nothing, or only a small digit, is
+#: decoded again at full size (the pipeline does that): a small digit on a
+#: big page may not survive the reduction. benchmarks/draft_mode.py measures
+#: that the answers do not change.
+DRAFT_MIN_SIDE = 512
 
 _WHITE = (255, 255, 255, 255)
 

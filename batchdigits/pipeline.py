@@ -38,6 +38,9 @@ log = logging.getLogger("batchdigits")
 #: Files per worker task: large enough to amortise process hand-offs, small
 #: enough to keep all cores busy on small folders.
 FILES_PER_TASK = 16
+#: A digit shorter than this (pixels) in a JPEG decoded at reduced size is
+#: read again from the full-size decode (benchmarks/draft_mode.py).
+TRUST_REDUCED_ABOVE = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +100,11 @@ def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
     for page in pages:
         started = time.perf_counter()
         try:
-            image, error = to_mnist(page.pixels), ""
+            min_digit = TRUST_REDUCED_ABOVE if page.reduced else 0
+            image, error = to_mnist(page.pixels, min_digit=min_digit), ""
             if image is None and page.reduced:
-                # Nothing found in a JPEG decoded at reduced size: the digit
-                # may be too small to survive the reduction. Look at every pixel.
+                # Nothing, or only a small digit, in a JPEG decoded at reduced
+                # size: the reduction may have cost the detail. Decode it whole.
                 (full,) = load_pages(source.path, max_pixels=max_pixels, draft=False)
                 image = to_mnist(full.pixels)
         except UnreadableImage as exc:

@@ -53,22 +53,34 @@ _THICK_INK = 0.12
 _MIN_CONTRAST = 24.0
 
 
-def to_mnist(gray: np.ndarray) -> np.ndarray | None:
+def to_mnist(gray: np.ndarray, *, min_digit: int = 0) -> np.ndarray | None:
     """Return the digit in ``gray`` as a (28, 28) uint8 MNIST-style image.
 
     ``gray`` is a 2-D array, 0 = black, 255 = white (any numeric dtype in
     that range), in either polarity. Returns ``None`` when the image holds
     no ink: a blank page must be reported, not guessed.
+
+    ``min_digit`` is for a caller holding a sharper copy of the picture (a
+    JPEG decoded at reduced size): ``None`` also when the digit found is
+    shorter than this many pixels of ``gray``, or nothing is found, so that
+    the caller tries the sharper copy.
     """
     image = np.asarray(gray, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale array, got shape {image.shape}")
-    result = _to_mnist(image, refine=True)
-    if result is None and max(image.shape) > 2 * _WORK_MAX:
+    try:
+        result = _to_mnist(image, refine=True, min_digit=min_digit)
+    except _DigitTooSmall:
+        return None
+    if result is None and max(image.shape) > 2 * _WORK_MAX and not min_digit:
         # Nothing at working size may still be a small digit on a big page,
         # shrunk there to a few faint pixels: search again at a finer size.
         result = _to_mnist(image, refine=True, work_max=_SEARCH_MAX)
     return result
+
+
+class _DigitTooSmall(Exception):
+    """The digit is smaller than the caller's ``min_digit``."""
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -79,7 +91,9 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (batch / 255.0)[..., None]
 
 
-def _to_mnist(image: np.ndarray, refine: bool, work_max: int = 0) -> np.ndarray | None:
+def _to_mnist(
+    image: np.ndarray, refine: bool, work_max: int = 0, min_digit: int = 0
+) -> np.ndarray | None:
     if min(image.shape) < 2:
         return None
     work, scale = _to_work_scale(image, work_max or _WORK_MAX)
@@ -106,6 +120,8 @@ def _to_mnist(image: np.ndarray, refine: bool, work_max: int = 0) -> np.ndarray 
         return None
     rows, cols = _bbox(mask)
     longest = max(rows.stop - rows.start, cols.stop - cols.start)
+    if longest / scale < min_digit:
+        raise _DigitTooSmall
     if refine and scale < 1.0 and longest < _REFINE_BELOW:
         rows = slice(rows.start + top, rows.stop + top)
         cols = slice(cols.start + left, cols.stop + left)

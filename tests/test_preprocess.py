@@ -265,3 +265,12 @@ def test_fast_order_statistics_match_numpy() -> None:
         level = float(rng.integers(0, 20))
         assert _low_percentile_above(values, 3, level) == (np.percentile(values, 3) > level)
         assert _median(values) == np.median(values)
+
+
+def test_min_digit_turns_down_a_digit_too_small_to_trust() -> None:
+    """A caller with a sharper copy asks for None rather than a small digit."""
+    page = np.full((600, 800), 240, np.uint8)
+    page[300:330, 400:430] = draw_digit("7", size=(30, 30), box=(4, 2, 26, 28), stroke=3)
+    assert to_mnist(page) is not None
+    assert to_mnist(page, min_digit=48) is None
+    assert to_mnist(draw_digit("7"), min_digit=48) is not None

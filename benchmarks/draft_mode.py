@@ -1,0 +1,105 @@
+"""Does decoding big JPEGs at reduced size (Pillow's draft mode) change results?
+
+Usage: python benchmarks/draft_mode.py
+
+`scan` decodes a JPEG whose longer side exceeds twice DRAFT_MIN_SIDE at 1/2,
+1/4 or 1/8 scale (never below DRAFT_MIN_SIDE), and decodes it again at full
+size when nothing, or only a small digit, was found. This script takes every
+such JPEG in the labelled benchmark folders (the scan benchmark's two splits
+and extra_looks; run those first), prepares each both ways exactly as `scan`
+does, and compares the model's answers: how often the digit differs, how far
+the confidence moves, and the accuracy each way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, read_labels, table, write_section
+
+from batchdigits.discover import SourceFile
+from batchdigits.load import DRAFT_MIN_SIDE, load_pages
+from batchdigits.model import load_classifier
+from batchdigits.parallel import ordered_map
+from batchdigits.pipeline import prepare_file
+from batchdigits.preprocess import MNIST_SIDE, to_mnist
+
+FOLDERS = ("scans_test", "scans_calibration", "extra_looks")
+WORK = REPO / "benchmarks" / "_work"
+
+
+def big_jpegs() -> list[tuple[Path, int]]:
+    found = []
+    for name in FOLDERS:
+        folder = WORK / name
+        if not (folder / "labels.csv").exists():
+            continue
+        for file, label in read_labels(folder / "labels.csv").items():
+            path = folder / file
+            if path.suffix.lower() not in (".jpg", ".jpeg"):
+                continue
+            with Image.open(path) as image:
+                if max(image.size) > 2 * DRAFT_MIN_SIDE:
+                    found.append((path, label))
+    return found
+
+
+def prepare_both(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """(draft, full) MNIST-form images; blank pages as all-zero images."""
+    blank = np.zeros((MNIST_SIDE, MNIST_SIDE), np.uint8)
+    drafted, full = [], []
+    for path in paths:
+        stat = path.stat()
+        source = SourceFile(path, path.name, stat.st_size, stat.st_mtime_ns)
+        (page,) = prepare_file(source, max_pixels=10**9)
+        drafted.append(blank if page.image is None else page.image)
+        image = to_mnist(load_pages(path, draft=False)[0].pixels)
+        full.append(blank if image is None else image)
+    return np.stack(drafted), np.stack(full)
+
+
+def main() -> None:
+    files = big_jpegs()
+    if not files:
+        sys.exit("no big labelled JPEGs: run scan_benchmark.py and extra_looks.py first")
+    paths = [path for path, _ in files]
+    labels = np.array([label for _, label in files])
+    chunks = [paths[i : i + 50] for i in range(0, len(paths), 50)]
+    jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with ordered_map(prepare_both, chunks, jobs or 1) as results:
+        parts = list(results)
+    drafted = np.concatenate([part[0] for part in parts])
+    full = np.concatenate([part[1] for part in parts])
+    classifier = load_classifier()
+    p_draft, p_full = classifier.predict(drafted), classifier.predict(full)
+    digit_draft, digit_full = p_draft.argmax(axis=1), p_full.argmax(axis=1)
+    confidence_shift = np.abs(p_draft.max(axis=1) - p_full.max(axis=1))
+    rows = [
+        [f"JPEGs over {2 * DRAFT_MIN_SIDE} px", len(files)],
+        ["digit differs", f"{int((digit_draft != digit_full).sum())}"],
+        [
+            "confidence shift, median / 99th percentile",
+            (f"{np.median(confidence_shift):.4f} / {np.percentile(confidence_shift, 99):.4f}"),
+        ],
+        ["accuracy, draft mode (as scan runs)", f"{(digit_draft == labels).mean():.2%}"],
+        ["accuracy, full-size decode", f"{(digit_full == labels).mean():.2%}"],
+    ]
+    body = "\n".join(
+        [
+            f"Folders: {', '.join(FOLDERS)} (benchmarks/_work); model `{classifier.model_id}`.",
+            "",
+            table(["", ""], rows),
+        ]
+    )
+    print(body)
+    write_section("draft_mode", "## JPEG draft mode against full-size decoding\n\n" + body)
+
+
+if __name__ == "__main__":
+    main()
