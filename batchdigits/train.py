@@ -388,10 +388,11 @@ def combine_models(
             mnist_test_accuracy_raw=round(model_accuracy(model, mnist.x_test, mnist.y_test), 5),
         )
     model_path = save_model(model, metadata, out_dir)
-    log(
-        f"combined {len(member_paths)} models; MNIST test accuracy "
-        f"{metadata.get('mnist_test_accuracy', float('nan')):.4f} "
-        f"(raw MNIST {metadata.get('mnist_test_accuracy_raw', float('nan')):.4f}); "
-        f"saved {model_path}"
+    measured = (
+        f"MNIST test accuracy {metadata['mnist_test_accuracy']:.4f} "
+        f"(raw MNIST {metadata['mnist_test_accuracy_raw']:.4f})"
+        if "mnist_test_accuracy" in metadata
+        else "MNIST test accuracy not measured (no --data)"
     )
+    log(f"combined {len(member_paths)} models; {measured}; saved {model_path}")
     return TrainReport(model_path, metadata)
