@@ -24,7 +24,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 7
+PREPROCESS_VERSION = 8
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -48,6 +48,9 @@ _STROKE_MAX = 4.0
 # Ink covering more of the picture than this is a marker or a tight crop,
 # whose strokes hide the paper from the first background estimate.
 _THICK_INK = 0.12
+# Ink covering more than this of the picture, judged against the paper at
+# its edges, is a bold digit cropped tight.
+_DENSE_INK = 0.3
 # Below this ink contrast (0-255 scale) there is nothing a person would call
 # writing: the page is blank.
 _MIN_CONTRAST = 24.0
@@ -107,10 +110,14 @@ def _to_mnist(
     mask = _ink_mask(ink)
     if mask is None:
         return None
-    if mask.mean() > _THICK_INK:
+    dense = _dense_ink(inked)
+    if mask.mean() > _THICK_INK or dense is not None:
         # Thick strokes cover most of the window the first background
         # estimate looks at; estimate the paper again with the ink masked out.
-        ink = _remove_paper(inked, mask)
+        # Where ink covers most of the picture (a bold digit cropped tight),
+        # the first estimate sees ink as paper and leaves only the strokes'
+        # edges: mask the ink by its level against the paper at the edges.
+        ink = _remove_paper(inked, mask if dense is None else dense)
         mask = _ink_mask(ink)
         if mask is None:
             return None
@@ -227,6 +234,17 @@ def _median(values: np.ndarray) -> np.floating:
     if flat.size % 2:
         return np.partition(flat, middle)[middle]
     return np.mean(np.partition(flat, (middle - 1, middle))[middle - 1 : middle + 1])
+
+
+def _dense_ink(inked: np.ndarray) -> np.ndarray | None:
+    """The ink, by its level against the paper at the picture's edges, when
+    it covers more than ``_DENSE_INK`` of the picture; else None."""
+    paper = float(_median(_outer_ring(inked)))
+    top = float(np.percentile(inked[::2, ::2], 99))
+    if top - paper < _MIN_CONTRAST:
+        return None
+    dense = inked > paper + 0.5 * (top - paper)
+    return dense if dense.mean() > _DENSE_INK else None
 
 
 def _outer_ring(image: np.ndarray) -> np.ndarray:

@@ -153,6 +153,19 @@ def test_tight_crop_of_a_bold_digit_keeps_its_polarity(negative: bool) -> None:
     assert similarity(expected, result) > 0.9
 
 
+@pytest.mark.parametrize(("digit", "stroke"), [("7", 26), ("0", 42)])
+def test_bold_digit_cropped_tight_keeps_its_strokes(digit: str, stroke: int) -> None:
+    """Ink covering most of a picture must not be taken for paper by the
+    background estimate, which would leave only the strokes' edges."""
+    loose = draw_digit(digit, size=(200, 160), box=(40, 30, 120, 170), stroke=stroke)
+    inked = loose < 128
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    tight = loose[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    expected, result = to_mnist(loose), to_mnist(tight)
+    assert expected is not None and result is not None
+    assert similarity(expected, result) > 0.9
+
+
 def test_neighbours_cropped_in_from_a_written_number_are_dropped() -> None:
     """A digit cut out of a row: the edges of its neighbours, cut by the
     picture's sides, stand beside it with paper between."""
