@@ -95,11 +95,11 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 
 def _to_mnist(
-    image: np.ndarray, refine: bool, work_max: int = 0, min_digit: int = 0
+    image: np.ndarray, refine: bool, work_max: int = _WORK_MAX, min_digit: int = 0
 ) -> np.ndarray | None:
     if min(image.shape) < 2:
         return None
-    work, scale = _to_work_scale(image, work_max or _WORK_MAX)
+    work, scale = _to_work_scale(image, work_max)
     (top, left), work = _crop_scanner_borders(work)
     (sheet_top, sheet_left), work = _crop_to_sheet(work)
     top, left = top + sheet_top, left + sheet_left
@@ -602,9 +602,9 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
     for _, label, box in candidates[1:]:
         if areas[label - 1] < 0.06 * main_area:
             continue
-        if _neighbour_fragment(box, left, right, width, max(bottom - top, right - left)):
-            continue
         size = max(bottom - top, right - left)
+        if _neighbour_fragment(box, left, right, width, size):
+            continue
         gap_y = max(0, box[0].start - bottom, top - box[0].stop)
         gap_x = max(0, box[1].start - right, left - box[1].stop)
         if max(gap_y, gap_x) <= 0.25 * size:

@@ -13,7 +13,6 @@ the confidence moves, and the accuracy each way.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from _common import REPO, read_labels, table, write_section
 from batchdigits.discover import SourceFile
 from batchdigits.load import DRAFT_MIN_SIDE, load_pages
 from batchdigits.model import load_classifier
-from batchdigits.parallel import ordered_map
+from batchdigits.parallel import available_cores, ordered_map
 from batchdigits.pipeline import prepare_file
 from batchdigits.preprocess import MNIST_SIDE, to_mnist
 
@@ -71,8 +70,7 @@ def main() -> None:
     paths = [path for path, _ in files]
     labels = np.array([label for _, label in files])
     chunks = [paths[i : i + 50] for i in range(0, len(paths), 50)]
-    jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    with ordered_map(prepare_both, chunks, jobs or 1) as results:
+    with ordered_map(prepare_both, chunks, available_cores()) as results:
         parts = list(results)
     drafted = np.concatenate([part[0] for part in parts])
     full = np.concatenate([part[1] for part in parts])
