@@ -23,6 +23,7 @@ import typer
 from . import __version__
 from .errors import EXIT_CODE_HELP, BatchDigitsError, ExitCode, Interrupted
 from .recipe import (
+    DEFAULT_BROKEN_STROKES,
     DEFAULT_DISTORTED_COPIES,
     DEFAULT_EPOCHS,
     DEFAULT_FONT_SAMPLES,
@@ -302,6 +303,10 @@ def train(
     stroke_samples: Annotated[
         int, typer.Option(min=0, help="Renders per European stroke style and digit (1, 4, 7, 9).")
     ] = DEFAULT_STROKE_SAMPLES,
+    broken_strokes: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of distorted copies drawn with broken strokes."),
+    ] = DEFAULT_BROKEN_STROKES,
     limit: Annotated[
         int | None, typer.Option(min=10, help="Train on this many digits only (smoke tests).")
     ] = None,
@@ -325,6 +330,7 @@ def train(
             distorted_copies=distorted_copies,
             font_samples=font_samples,
             stroke_samples=stroke_samples,
+            broken_strokes=broken_strokes,
             limit=limit,
             seed=seed,
             jobs=jobs or available_cores(),

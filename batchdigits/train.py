@@ -28,6 +28,7 @@ from .model import ARCHITECTURE, MODEL_FILENAME, build_model, metadata_path, use
 from .parallel import available_cores, ordered_map
 from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, to_mnist, to_model_input
 from .recipe import (
+    DEFAULT_BROKEN_STROKES,
     DEFAULT_DISTORTED_COPIES,
     DEFAULT_EPOCHS,
     DEFAULT_FONT_SAMPLES,
@@ -38,6 +39,9 @@ from .synthetic import FONT_PACKAGES, find_fonts, synthetic_digits
 
 MNIST_ENV = "BATCHDIGITS_MNIST"
 VALIDATION_SIZE = 5000
+#: How alike (correlation of the blurred 28x28 results) a broken-stroke copy
+#: must stay to its whole digit to be used; see same_shape.
+SAME_SHAPE = 0.88
 
 
 @dataclass
@@ -54,6 +58,8 @@ class TrainOptions:
     #: 0 turns them off.
     font_samples: int = DEFAULT_FONT_SAMPLES
     stroke_samples: int = DEFAULT_STROKE_SAMPLES
+    #: Share of distorted copies drawn with broken strokes (see break_strokes).
+    broken_strokes: float = DEFAULT_BROKEN_STROKES
     limit: int | None = None
     seed: int = DEFAULT_TRAIN_SEED
     jobs: int = field(default_factory=available_cores)
@@ -100,6 +106,45 @@ def load_mnist(path: Path | None = None) -> MnistData:
     return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
 
 
+def break_strokes(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The digit as a failing pen leaves it: strokes thinned until their
+    narrow parts vanish, and a few gaps where the ink skipped.
+
+    A hairline pen, faint pencil or dry ballpoint loses its thinnest parts
+    when a scan is binarised, so real scans bring digits in pieces: a 9
+    whose loop is open, a 6 in three strokes. MNIST's writers never do.
+    """
+    inside = digit > 127
+    if not inside.any():
+        return digit
+    depth = ndimage.distance_transform_edt(inside)
+    half_width = 2.0 * float(depth[inside].mean())
+    thinned = depth > rng.uniform(0.45, 0.85) * half_width
+    gaps = int(rng.integers(0, 4))
+    if thinned.sum() < 0.2 * inside.sum():
+        thinned, gaps = inside, max(1, gaps)  # too bold to thin: skips only
+    ys, xs = np.nonzero(depth >= 0.5 * half_width)  # mid-stroke, so a gap cuts it through
+    yy, xx = np.indices(digit.shape)
+    for _ in range(gaps):
+        k = int(rng.integers(len(ys)))
+        radius = rng.uniform(1.0, 2.0) * half_width
+        thinned &= (yy - ys[k]) ** 2 + (xx - xs[k]) ** 2 > radius**2
+    if thinned.sum() < 0.2 * inside.sum():
+        return digit
+    return ndimage.gaussian_filter(thinned.astype(np.float32) * 255.0, 0.5)
+
+
+def same_shape(a: np.ndarray, b: np.ndarray, least: float = SAME_SHAPE) -> bool:
+    """Whether two 28x28 digits, blurred, still overlap like one digit.
+
+    A broken copy is a fair training example only while preprocessing keeps
+    all of its pieces; where it keeps one stroke of a 5, the label would be
+    a lie, so that copy is not used.
+    """
+    blurred = [ndimage.gaussian_filter(x.astype(np.float32), 1.5).ravel() for x in (a, b)]
+    return float(np.corrcoef(*blurred)[0, 1]) >= least
+
+
 def distort(digit: np.ndarray, rng: np.random.Generator, zoom: int = 3) -> np.ndarray:
     """A randomly distorted copy of a white-on-black digit, enlarged ``zoom`` times.
 
@@ -132,14 +177,21 @@ def distort(digit: np.ndarray, rng: np.random.Generator, zoom: int = 3) -> np.nd
     return np.clip(warped, 0, 255)
 
 
-def _prepare_chunk(task: tuple[Sequence[np.ndarray], int | None, int]) -> np.ndarray:
+def _prepare_chunk(task: tuple[Sequence[np.ndarray], int | None, int, float]) -> np.ndarray:
     """to_mnist over a chunk of digits, distorted first when a seed is given."""
-    digits, seed, zoom = task
+    digits, seed, zoom, broken_share = task
     rng = np.random.default_rng(seed) if seed is not None else None
     out = np.zeros((len(digits), 28, 28), dtype=np.uint8)
     for i, digit in enumerate(digits):
-        source = distort(digit, rng, zoom) if rng is not None else digit
-        result = to_mnist(source)
+        if rng is None:
+            result = to_mnist(digit)
+        else:
+            source = distort(digit, rng, zoom)
+            result = to_mnist(source)
+            if result is not None and rng.random() < broken_share:
+                broken = to_mnist(break_strokes(source, rng))
+                if broken is not None and same_shape(broken, result):
+                    result = broken
         if result is not None:
             out[i] = result
     return out
@@ -151,6 +203,7 @@ def prepare_digits(
     seed: int | None = None,
     zoom: int = 3,
     chunk: int = 500,
+    broken_share: float = 0.0,
 ) -> np.ndarray:
     """Run every digit through the scan preprocessing (optionally distorted first).
 
@@ -158,7 +211,7 @@ def prepare_digits(
     are already large (zoom 1).
     """
     tasks = [
-        (digits[i : i + chunk], None if seed is None else seed * 1_000_003 + i, zoom)
+        (digits[i : i + chunk], None if seed is None else seed * 1_000_003 + i, zoom, broken_share)
         for i in range(0, len(digits), chunk)
     ]
     parts = list(ordered_map(_prepare_chunk, tasks, jobs))
@@ -198,7 +251,12 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
     parts = [prepare_digits(data.x_train[train_idx], options.jobs)]
     for copy in range(options.distorted_copies):
         parts.append(
-            prepare_digits(data.x_train[train_idx], options.jobs, seed=options.seed + copy + 1)
+            prepare_digits(
+                data.x_train[train_idx],
+                options.jobs,
+                seed=options.seed + copy + 1,
+                broken_share=options.broken_strokes,
+            )
         )
     y_parts = [data.y_train[train_idx]] * len(parts)
     synthetic_info: dict[str, Any] = {"fonts": [], "training_digits": 0}
@@ -216,7 +274,15 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         per_stroke = max(1, round(options.stroke_samples * scale)) if options.stroke_samples else 0
         images, labels = synthetic_digits(fonts, per_font, per_stroke, seed=options.seed)
         log(f"preprocessing {len(images)} synthetic digits ({len(fonts)} fonts, stroke styles)")
-        parts.append(prepare_digits(images, options.jobs, seed=options.seed + 101, zoom=1))
+        parts.append(
+            prepare_digits(
+                images,
+                options.jobs,
+                seed=options.seed + 101,
+                zoom=1,
+                broken_share=options.broken_strokes,
+            )
+        )
         y_parts.append(labels)
         # A held-out set of fresh renders, to see that the styles were learnt.
         val_images, y_synth_val = synthetic_digits(
@@ -277,6 +343,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         "data": data.source,
         "training_digits": len(train_idx),
         "distorted_copies": options.distorted_copies,
+        "broken_strokes": options.broken_strokes,
         "validation_digits": int(n_val),
         "epochs": options.epochs,
         "batch_size": options.batch_size,

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from batchdigits import cli
 from batchdigits.errors import ModelError, TrainingDataError
 from batchdigits.model import MODEL_FILENAME, resolve_model, user_model_path
-from batchdigits.train import load_mnist
+from batchdigits.preprocess import to_mnist
+from batchdigits.train import break_strokes, load_mnist, prepare_digits, same_shape
 
 from .conftest import draw_digit, write_digit_folder
 
@@ -123,3 +124,43 @@ def test_combined_model_averages_its_members(tmp_path: Path) -> None:
 
     with pytest.raises(ModelError, match="at least two"):
         combine_models(paths[:1], tmp_path / "one")
+
+
+def test_broken_strokes_lose_ink_inside_the_digit_and_keep_its_extent() -> None:
+    zero = draw_digit("0", size=(84, 84), box=(20, 10, 64, 74), stroke=7, ink=255, paper=0)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        broken = break_strokes(zero.astype(np.float32), rng)
+        inked = broken > 127
+        assert 0.2 * (zero > 127).sum() <= inked.sum() < 0.95 * (zero > 127).sum()
+        assert not (inked & ~ndimage_grown(zero > 127)).any()
+
+
+def ndimage_grown(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, iterations=2)
+
+
+def test_same_shape_accepts_a_broken_digit_and_rejects_one_stroke_of_it() -> None:
+    seven = draw_digit("7", size=(84, 84), box=(20, 10, 64, 74), stroke=7, ink=255, paper=0)
+    whole = to_mnist(seven)
+    gapped = seven.copy()
+    gapped[40:46] = 0  # a skip in the downstroke
+    bar_only = seven.copy()
+    bar_only[20:] = 0  # preprocessing would keep only the bar
+    assert whole is not None
+    assert same_shape(to_mnist(gapped), whole)
+    assert not same_shape(to_mnist(bar_only), whole)
+
+
+def test_broken_share_changes_only_distorted_copies() -> None:
+    digits = [
+        draw_digit(d, size=(28, 28), box=(8, 4, 20, 24), stroke=3, ink=255, paper=0)
+        for d in "0170170170"
+    ]
+    clean = prepare_digits(digits, jobs=1)
+    assert np.array_equal(clean, prepare_digits(digits, jobs=1, broken_share=1.0))
+    whole = prepare_digits(digits, jobs=1, seed=5)
+    broken = prepare_digits(digits, jobs=1, seed=5, broken_share=1.0)
+    assert not np.array_equal(whole, broken)
