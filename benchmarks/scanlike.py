@@ -83,7 +83,21 @@ class Style:
 
 def style_for(condition: str, rng: np.random.Generator) -> Style:
     """A mildly varied style with one condition pushed to its range."""
-    s = Style(
+    return push_condition(base_style(rng), condition, rng)
+
+
+def compound_style(conditions: list[str], rng: np.random.Generator) -> Style:
+    """A mildly varied style with several conditions pushed at once, as real
+    photos bring them: pencil on squared paper in a shadow, say."""
+    style = base_style(rng)
+    for condition in conditions:
+        push_condition(style, condition, rng)
+    return style
+
+
+def base_style(rng: np.random.Generator) -> Style:
+    """Mild random variation of everything: a plain scan, never the same twice."""
+    return Style(
         digit_height=int(rng.integers(40, 160)),
         margin=float(rng.uniform(0.3, 1.0)),
         offset=(float(rng.uniform(-0.5, 0.5)), float(rng.uniform(-0.5, 0.5))),
@@ -94,6 +108,10 @@ def style_for(condition: str, rng: np.random.Generator) -> Style:
         texture=float(rng.uniform(0.5, 3.0)),
         noise=float(rng.uniform(0.5, 3.0)),
     )
+
+
+def push_condition(s: Style, condition: str, rng: np.random.Generator) -> Style:
+    """Push one condition of ``s`` to its range (in place); returns ``s``."""
     if condition == "pencil":
         s.pencil, s.ink = True, _pick(rng, [(90, 90, 95), (110, 110, 115), (70, 70, 80)])
     elif condition == "coloured_ink":
