@@ -24,7 +24,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 8
+PREPROCESS_VERSION = 9
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -38,6 +38,9 @@ _SEARCH_MAX = 1024
 _REFINE_BELOW = 48
 # The smallest digit, in original pixels, that a picture can hold.
 _SMALLEST_DIGIT = 12
+# A solid speck smaller than this share of the biggest piece of ink is a dot
+# of dust beside the digit, not part of it.
+_DOT = 0.3
 # Stroke width over size above which ink is a blot, not writing (a solid
 # disc: 0.5; marker digits stay under 0.3).
 _BLOT = 0.4
@@ -576,7 +579,12 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
     masses = np.bincount(flat, weights=ink.ravel()[inked], minlength=count + 1)[1:]
     boxes = ndimage.find_objects(labels, max_label=count)
 
-    candidates: list[tuple[float, int, tuple[slice, slice]]] = []
+    extents = [
+        0 if box is None else max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+        for box in boxes
+    ]
+    largest = max(extents)
+    candidates: list[tuple[bool, float, int, tuple[slice, slice]]] = []
     for label, (area, mass, box) in enumerate(zip(areas, masses, boxes, strict=True), start=1):
         if box is None or area == 0:
             continue
@@ -585,11 +593,12 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
         centre_y = (box[0].start + box[0].stop) / 2 / height - 0.5
         centre_x = (box[1].start + box[1].stop) / 2 / width - 0.5
         centrality = 1.0 - 0.8 * min(1.0, np.hypot(centre_y, centre_x) / 0.7071)
-        candidates.append((float(mass) * centrality, label, box))
+        dot = _is_dot(box, area, largest)
+        candidates.append((not dot, float(mass) * centrality, label, box))
     if not candidates:
         return None
-    candidates.sort(reverse=True)
-    _, main_label, main_box = candidates[0]
+    candidates.sort(reverse=True)  # a dot is never the digit
+    _, _, main_label, main_box = candidates[0]
     main_area = float(areas[main_label - 1])
     if main_area < max(6.0, 0.0004 * height * width):
         main_size = max(main_box[0].stop - main_box[0].start, main_box[1].stop - main_box[1].start)
@@ -599,7 +608,7 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
     keep = [main_label]
     top, bottom = main_box[0].start, main_box[0].stop
     left, right = main_box[1].start, main_box[1].stop
-    for _, label, box in candidates[1:]:
+    for stroke, _, label, box in candidates[1:]:
         if areas[label - 1] < 0.06 * main_area:
             continue
         size = max(bottom - top, right - left)
@@ -607,13 +616,31 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
             continue
         gap_y = max(0, box[0].start - bottom, top - box[0].stop)
         gap_x = max(0, box[1].start - right, left - box[1].stop)
-        if max(gap_y, gap_x) <= 0.25 * size:
+        # A dot counts only close to the digit: a broken end of its stroke.
+        if max(gap_y, gap_x) <= (0.25 if stroke else 0.08) * size:
             keep.append(label)
             top, bottom = min(top, box[0].start), max(bottom, box[0].stop)
             left, right = min(left, box[1].start), max(right, box[1].stop)
     kept = np.zeros(count + 1, dtype=bool)
     kept[keep] = True
     return kept[labels]
+
+
+def _is_dot(box: tuple[slice, slice], area: float, largest: int) -> bool:
+    """A small solid speck: dust, or a blob where a stroke broke.
+
+    Solid and squat, where most pieces of a broken stroke are long and thin,
+    and under a third of the size of the biggest piece, so a small digit on
+    its own is never taken for one. Digits have no dots, so a dot away from
+    the digit is dust.
+    """
+    box_height, box_width = box[0].stop - box[0].start, box[1].stop - box[1].start
+    extent = max(box_height, box_width)
+    return (
+        extent < _DOT * largest
+        and area >= 0.5 * box_height * box_width
+        and extent <= 2 * min(box_height, box_width)
+    )
 
 
 def _neighbour_fragment(

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from batchdigits.preprocess import DIGIT_BOX, MNIST_SIDE, to_mnist, to_model_input
+from batchdigits.preprocess import (
+    DIGIT_BOX,
+    MNIST_SIDE,
+    _select_digit,
+    to_mnist,
+    to_model_input,
+)
 
 from .conftest import draw_digit
 
@@ -82,6 +88,30 @@ def test_specks_and_scanner_border_are_ignored() -> None:
     dirty = to_mnist(page)
     assert clean is not None and dirty is not None
     assert similarity(clean, dirty) > 0.95
+
+
+def test_dust_beside_a_small_digit_is_not_part_of_it() -> None:
+    """Specks nearly as big as the digit's strokes, a little away from it: a
+    small digit on a dusty scan. Digits have no dots."""
+    page = draw_digit("7", size=(48, 44), box=(14, 12, 30, 36), stroke=3).copy()
+    clean = to_mnist(page)
+    for top, left in ((3, 20), (40, 8), (20, 36), (42, 34)):
+        page[top : top + 3, left : left + 3] = 30
+    dusty = to_mnist(page)
+    assert clean is not None and dusty is not None
+    assert soft_similarity(clean, dusty) > 0.95
+
+
+def test_a_blob_where_a_stroke_broke_stays_with_the_digit() -> None:
+    """A squat piece close to the digit is the broken end of a stroke; the
+    same piece far from it is dust."""
+    mask = np.zeros((200, 160), dtype=bool)
+    mask[40:190, 76:86] = True  # the stroke
+    mask[19:31, 76:86] = True  # its end, cracked off 9 px above
+    mask[10:20, 20:30] = True  # a speck of dust
+    kept = _select_digit(mask, mask.astype(np.float32) * 100)
+    assert kept is not None
+    assert kept[19:31, 76:86].all() and not kept[10:20, 20:30].any()
 
 
 @pytest.mark.parametrize("rule", ["ruled", "squared"])
