@@ -4,10 +4,12 @@ the naive pipeline, labels."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import platform
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +62,31 @@ def write_section(name: str, body: str) -> None:
 def read_labels(path: Path) -> dict[str, int]:
     with path.open(encoding="utf-8", newline="") as stream:
         return {row["file"]: int(row["label"]) for row in csv.DictReader(stream)}
+
+
+def rendered_once(
+    folder: Path,
+    settings: dict[str, object],
+    render: Callable[[Path], list[tuple[str, int, str]]],
+    column: str = "condition",
+) -> list[dict[str, str]]:
+    """The labelled images in ``folder``: rendered by ``render(folder)`` (rows of
+    file, label, ``column``) only when ``settings`` differ from the last
+    rendering's (generated.json), so later runs reuse them."""
+    stamp = folder / "generated.json"
+    labels_path = folder / "labels.csv"
+    if not (stamp.exists() and json.loads(stamp.read_text()) == settings):
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+        rows = render(folder)
+        with labels_path.open("w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["file", "label", column])
+            writer.writerows(rows)
+        stamp.write_text(json.dumps(settings))
+    with labels_path.open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
 
 
 def naive_images(paths: list[Path]) -> np.ndarray:

@@ -17,15 +17,13 @@ at a time hold when conditions meet.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
+from _common import DEFAULT_MNIST, REPO, naive_images, rendered_once, table, write_section
 from scanlike import compound_style, render_page, save
 from tutorial_model import tutorial_model
 
@@ -59,34 +57,27 @@ def pick_conditions(rng: np.random.Generator) -> list[str]:
     return [GROUPS[g][int(rng.integers(len(GROUPS[g])))] for g in sorted(groups)]
 
 
+def render(folder: Path) -> list[tuple[str, int, str]]:
+    rng = np.random.default_rng(SEED)
+    with np.load(DEFAULT_MNIST) as mnist:
+        digits, labels = mnist["x_test"], mnist["y_test"]
+    rows = []
+    for i in range(COUNT):
+        conditions = pick_conditions(rng)
+        page = render_page(digits[FIRST + i], compound_style(conditions, rng), rng)
+        encoding = "low_quality_jpeg" if "low_quality_jpeg" in conditions else "jpeg"
+        if encoding == "jpeg" and rng.random() < 0.4:
+            encoding = "png"
+        path = save(page, folder / f"{i:05d}", encoding, rng)
+        rows.append((path.name, int(labels[FIRST + i]), "+".join(conditions)))
+    return rows
+
+
 def generate() -> dict[str, tuple[int, list[str]]]:
     """Render the images once; later runs reuse them."""
-    stamp = FOLDER / "generated.json"
-    expected = {"first": FIRST, "count": COUNT, "seed": SEED, "groups": [list(g) for g in GROUPS]}
-    labels_path = FOLDER / "labels.csv"
-    if not (stamp.exists() and json.loads(stamp.read_text()) == expected):
-        FOLDER.mkdir(parents=True, exist_ok=True)
-        for old in FOLDER.iterdir():
-            old.unlink()
-        rng = np.random.default_rng(SEED)
-        with np.load(DEFAULT_MNIST) as mnist:
-            digits, labels = mnist["x_test"], mnist["y_test"]
-        with labels_path.open("w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["file", "label", "conditions"])
-            for i in range(COUNT):
-                conditions = pick_conditions(rng)
-                page = render_page(digits[FIRST + i], compound_style(conditions, rng), rng)
-                encoding = "low_quality_jpeg" if "low_quality_jpeg" in conditions else "jpeg"
-                if encoding == "jpeg" and rng.random() < 0.4:
-                    encoding = "png"
-                path = save(page, FOLDER / f"{i:05d}", encoding, rng)
-                writer.writerow([path.name, int(labels[FIRST + i]), "+".join(conditions)])
-        stamp.write_text(json.dumps(expected))
-    with labels_path.open(encoding="utf-8", newline="") as stream:
-        return {
-            r["file"]: (int(r["label"]), r["conditions"].split("+")) for r in csv.DictReader(stream)
-        }
+    settings = {"first": FIRST, "count": COUNT, "seed": SEED, "groups": [list(g) for g in GROUPS]}
+    rows = rendered_once(FOLDER, settings, render, column="conditions")
+    return {r["file"]: (int(r["label"]), r["conditions"].split("+")) for r in rows}
 
 
 def main() -> None:

@@ -17,8 +17,6 @@ and reports accuracy beside the naive pipeline with the tutorial's model.
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
+from _common import DEFAULT_MNIST, REPO, naive_images, rendered_once, table, write_section
 from scanlike import (
     render_in_form_box,
     render_on_pattern,
@@ -56,42 +54,38 @@ KINDS = (
 FOLDER = REPO / "benchmarks" / "_work" / "extra_looks"
 
 
+def render(folder: Path) -> list[tuple[str, int, str]]:
+    rng = np.random.default_rng(SEED)
+    with np.load(DEFAULT_MNIST) as mnist:
+        digits, labels = mnist["x_test"], mnist["y_test"]
+    rows = []
+    for i in range(COUNT):
+        kind = KINDS[i % len(KINDS)]
+        if kind == "sheet_on_table":
+            page = render_on_table(digits[FIRST + i], rng)
+        elif kind == "string_crop":
+            page = render_string_crop(digits[FIRST + i - 1 : FIRST + i + 2], rng)
+        elif kind == "small_on_big_page":
+            page = render_small_on_big_page(digits[FIRST + i], rng)
+        elif kind.startswith("tight_crop"):
+            page = render_tight_crop(digits[FIRST + i], rng, negative=kind.endswith("negative"))
+        elif kind.startswith("form_box"):
+            page = render_in_form_box(digits[FIRST + i], rng, whole=kind == "form_box")
+        else:
+            page = render_on_pattern(digits[FIRST + i], rng, dark=kind == "strong_print")
+        name = f"{i:05d}_{kind}.jpg"
+        Image.fromarray(page).save(folder / name, quality=int(rng.integers(80, 95)))
+        rows.append((name, int(labels[FIRST + i]), kind))
+    return rows
+
+
 def generate() -> dict[str, tuple[int, str]]:
-    stamp = FOLDER / "generated.json"
-    expected = {"first": FIRST, "count": COUNT, "seed": SEED, "kinds": list(KINDS)}
-    labels_path = FOLDER / "labels.csv"
-    if not (stamp.exists() and json.loads(stamp.read_text()) == expected):
-        FOLDER.mkdir(parents=True, exist_ok=True)
-        for old in FOLDER.iterdir():
-            old.unlink()
-        rng = np.random.default_rng(SEED)
-        with np.load(DEFAULT_MNIST) as mnist:
-            digits, labels = mnist["x_test"], mnist["y_test"]
-        with labels_path.open("w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["file", "label", "condition"])
-            for i in range(COUNT):
-                kind = KINDS[i % len(KINDS)]
-                if kind == "sheet_on_table":
-                    page = render_on_table(digits[FIRST + i], rng)
-                elif kind == "string_crop":
-                    page = render_string_crop(digits[FIRST + i - 1 : FIRST + i + 2], rng)
-                elif kind == "small_on_big_page":
-                    page = render_small_on_big_page(digits[FIRST + i], rng)
-                elif kind.startswith("tight_crop"):
-                    page = render_tight_crop(
-                        digits[FIRST + i], rng, negative=kind.endswith("negative")
-                    )
-                elif kind.startswith("form_box"):
-                    page = render_in_form_box(digits[FIRST + i], rng, whole=kind == "form_box")
-                else:
-                    page = render_on_pattern(digits[FIRST + i], rng, dark=kind == "strong_print")
-                name = f"{i:05d}_{kind}.jpg"
-                Image.fromarray(page).save(FOLDER / name, quality=int(rng.integers(80, 95)))
-                writer.writerow([name, int(labels[FIRST + i]), kind])
-        stamp.write_text(json.dumps(expected))
-    with labels_path.open(encoding="utf-8", newline="") as stream:
-        return {r["file"]: (int(r["label"]), r["condition"]) for r in csv.DictReader(stream)}
+    """Render the images once; later runs reuse them."""
+    settings = {"first": FIRST, "count": COUNT, "seed": SEED, "kinds": list(KINDS)}
+    return {
+        r["file"]: (int(r["label"]), r["condition"])
+        for r in rendered_once(FOLDER, settings, render)
+    }
 
 
 def main() -> None:

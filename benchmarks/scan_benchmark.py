@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import time
 from collections import defaultdict
@@ -29,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import itertools
 
-from _common import DEFAULT_MNIST, REPO, naive_images, table, write_section
+from _common import DEFAULT_MNIST, REPO, naive_images, rendered_once, table, write_section
 from scanlike import CONDITIONS, render_condition
 from tutorial_model import tutorial_model
 
@@ -47,28 +46,21 @@ def generate(split: str, data: Path) -> Path:
     """Render the split's images once; later runs reuse them."""
     first, count, seed = SPLITS[split]
     folder = WORK / f"scans_{split}"
-    labels_path = folder / "labels.csv"
-    stamp = folder / "generated.json"
-    expected = {"first": first, "count": count, "seed": seed, "conditions": list(CONDITIONS)}
-    if stamp.exists() and json.loads(stamp.read_text()) == expected:
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        old.unlink()
-    with np.load(data) as mnist:
-        digits, labels = mnist["x_test"], mnist["y_test"]
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(count):
-        index = first + i
-        condition = CONDITIONS[i % len(CONDITIONS)]
-        path = render_condition(digits[index], condition, rng, folder / f"{i:05d}_{condition}")
-        rows.append((path.name, int(labels[index]), condition))
-    with labels_path.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["file", "label", "condition"])
-        writer.writerows(rows)
-    stamp.write_text(json.dumps(expected))
+
+    def render(folder: Path) -> list[tuple[str, int, str]]:
+        with np.load(data) as mnist:
+            digits, labels = mnist["x_test"], mnist["y_test"]
+        rng = np.random.default_rng(seed)
+        rows = []
+        for i in range(count):
+            index = first + i
+            condition = CONDITIONS[i % len(CONDITIONS)]
+            path = render_condition(digits[index], condition, rng, folder / f"{i:05d}_{condition}")
+            rows.append((path.name, int(labels[index]), condition))
+        return rows
+
+    settings = {"first": first, "count": count, "seed": seed, "conditions": list(CONDITIONS)}
+    rendered_once(folder, settings, render)
     return folder
 
 
