@@ -23,13 +23,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, REPO, naive_images, rendered_once, table, write_section
+from _common import DEFAULT_MNIST, REPO, rendered_once, table, write_section
+from _scoring import scan_and_score
 from scanlike import compound_style, render_page, save
-from tutorial_model import tutorial_model
-
-from batchdigits.evaluate import evaluate_results
-from batchdigits.options import ScanOptions
-from batchdigits.pipeline import run_scan
 
 FIRST, COUNT, SEED = 8800, 1100, 17
 #: Conditions within a group exclude each other (a page is not both tiny and large).
@@ -85,26 +81,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="default: the one scan uses")
     args = parser.parse_args()
     truth = generate()
-    report = run_scan(ScanOptions(folder=FOLDER, model=args.model, progress=False))
-    results = [r for r in report.results if r.file in truth]
-    evaluation = evaluate_results(
-        results, {f: label for f, (label, _) in truth.items()}, report.review_below
-    )
-    files = [FOLDER / r.file for r in results]
-    naive = tutorial_model().predict(naive_images(files)).argmax(axis=1)
-    right = np.array([r.digit == truth[r.file][0] for r in results])
-    naive_right = np.array(
-        [int(n) == truth[r.file][0] for n, r in zip(naive, results, strict=True)]
-    )
+    scored = scan_and_score(FOLDER, {f: label for f, (label, _) in truth.items()}, args.model)
+    results, evaluation, right = scored.results, scored.evaluation, scored.right
     conditions = [truth[r.file][1] for r in results]
-
-    def row(name: str, picked: np.ndarray) -> list[object]:
-        return [
-            name,
-            int(picked.sum()),
-            f"{right[picked].mean():.1%}",
-            f"{naive_right[picked].mean():.1%}",
-        ]
+    row = scored.row
 
     by_count = [row(f"{n} conditions", np.array([len(c) == n for c in conditions])) for n in (2, 3)]
     names = sorted({c for group in GROUPS for c in group})
@@ -121,11 +101,11 @@ def main() -> None:
     body = "\n".join(
         [
             f"{len(results)} images, MNIST test digits {FIRST}-{FIRST + COUNT - 1}, two or "
-            f"three conditions each; model `{report.model_id}`.",
+            f"three conditions each; model `{scored.report.model_id}`.",
             "",
             f"- batchdigits accuracy: **{evaluation.accuracy:.2%}**; rows not flagged: "
             f"{evaluation.coverage:.1%}, wrong among them: {evaluation.unflagged_error:.2%}",
-            f"- naive pipeline with the tutorial's model: {naive_right.mean():.2%}",
+            f"- naive pipeline with the tutorial's model: {scored.naive_right.mean():.2%}",
             "",
             table(headers, by_count),
             "",

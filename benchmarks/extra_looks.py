@@ -24,7 +24,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, REPO, naive_images, rendered_once, table, write_section
+from _common import DEFAULT_MNIST, REPO, rendered_once, table, write_section
+from _scoring import scan_and_score
 from scanlike import (
     render_in_form_box,
     render_on_pattern,
@@ -33,11 +34,6 @@ from scanlike import (
     render_string_crop,
     render_tight_crop,
 )
-from tutorial_model import tutorial_model
-
-from batchdigits.evaluate import evaluate_results
-from batchdigits.options import ScanOptions
-from batchdigits.pipeline import run_scan
 
 FIRST, COUNT, SEED = 7000, 1800, 13
 KINDS = (
@@ -90,33 +86,18 @@ def generate() -> dict[str, tuple[int, str]]:
 
 def main() -> None:
     truth = generate()
-    report = run_scan(ScanOptions(folder=FOLDER, progress=False))
-    results = [r for r in report.results if r.file in truth]
-    evaluation = evaluate_results(
-        results, {f: label for f, (label, _) in truth.items()}, report.review_below
-    )
-    tutorial = tutorial_model()
-    files = [FOLDER / r.file for r in results]
-    naive = tutorial.predict(naive_images(files)).argmax(axis=1)
+    scored = scan_and_score(FOLDER, {f: label for f, (label, _) in truth.items()})
+    results, evaluation = scored.results, scored.evaluation
+    kinds = np.array([truth[r.file][1] for r in results])
+    blank = np.array([r.digit is None for r in results])
     rows = []
     for kind in KINDS:
-        picked = [i for i, r in enumerate(results) if truth[r.file][1] == kind]
-        right = sum(results[i].digit == truth[results[i].file][0] for i in picked)
-        blank = sum(results[i].digit is None for i in picked)
-        naive_right = sum(int(naive[i]) == truth[results[i].file][0] for i in picked)
-        rows.append(
-            [
-                kind,
-                len(picked),
-                f"{right / len(picked):.1%}",
-                blank,
-                f"{naive_right / len(picked):.1%}",
-            ]
-        )
+        name, count, right, naive_right = scored.row(kind, kinds == kind)
+        rows.append([name, count, right, int(blank[kinds == kind].sum()), naive_right])
     body = "\n".join(
         [
             f"{len(results)} images, MNIST test digits {FIRST}-{FIRST + COUNT - 1}; "
-            f"model `{report.model_id}`.",
+            f"model `{scored.report.model_id}`.",
             "",
             f"- batchdigits accuracy: **{evaluation.accuracy:.2%}**; rows not flagged: "
             f"{evaluation.coverage:.1%}, wrong among them: {evaluation.unflagged_error:.2%}",

@@ -21,13 +21,10 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, naive_images, rendered_once, table, write_section
+from _common import REPO, rendered_once, table, write_section
+from _scoring import scan_and_score
 from scanlike import LOOK_CONDITIONS, encoding_for, render_page, save, style_for
-from tutorial_model import tutorial_model
 
-from batchdigits.evaluate import evaluate_results
-from batchdigits.options import ScanOptions
-from batchdigits.pipeline import run_scan
 from batchdigits.synthetic import FONT_FILES, render_font_digit
 
 #: Package, font file. None of them is in FONT_FILES (checked in main).
@@ -91,26 +88,11 @@ def main() -> None:
         r["file"]: (int(r["label"]), r["font"])
         for r in rendered_once(FOLDER, settings, render, column="font")
     }
-    report = run_scan(ScanOptions(folder=FOLDER, progress=False))
-    results = [r for r in report.results if r.file in truth]
-    evaluation = evaluate_results(
-        results, {f: label for f, (label, _) in truth.items()}, report.review_below
-    )
-    naive = tutorial_model().predict(naive_images([FOLDER / r.file for r in results])).argmax(1)
-    right = np.array([r.digit == truth[r.file][0] for r in results])
-    naive_right = np.array(
-        [int(n) == truth[r.file][0] for n, r in zip(naive, results, strict=True)]
-    )
+    scored = scan_and_score(FOLDER, {f: label for f, (label, _) in truth.items()})
+    results, evaluation, right = scored.results, scored.evaluation, scored.right
     labels = np.array([truth[r.file][0] for r in results])
     font_of = np.array([truth[r.file][1] for r in results])
-
-    def row(name: str, picked: np.ndarray) -> list[object]:
-        return [
-            name,
-            int(picked.sum()),
-            f"{right[picked].mean():.1%}",
-            f"{naive_right[picked].mean():.1%}",
-        ]
+    row = scored.row
 
     headers = ["", "images", "batchdigits", "naive + tutorial model"]
     wrong = sorted(
@@ -122,12 +104,12 @@ def main() -> None:
         [
             f"{len(results)} images: digits of {len(fonts)} handwriting fonts no model trained on, "
             f"{PER_DIGIT} per digit and font, as scans under the look conditions in turn; "
-            f"model `{report.model_id}`."
+            f"model `{scored.report.model_id}`."
             + (f" Not installed, skipped: {', '.join(missing)}." if missing else ""),
             "",
             f"- batchdigits accuracy: **{evaluation.accuracy:.2%}**; rows not flagged: "
             f"{evaluation.coverage:.1%}, wrong among them: {evaluation.unflagged_error:.2%}",
-            f"- naive pipeline with the tutorial's model: {naive_right.mean():.2%}",
+            f"- naive pipeline with the tutorial's model: {scored.naive_right.mean():.2%}",
             "",
             table(headers, [row(package, font_of == package) for package, _ in fonts]),
             "",
