@@ -129,7 +129,7 @@ class KerasClassifier:
         self.temperature = ref.temperature
         with interrupts_deferred():
             import_tensorflow(threads)
-        import keras
+            import keras
 
         try:
             with interrupts_deferred():
@@ -148,8 +148,19 @@ class KerasClassifier:
             )
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """Raw (N, 10) scores: one model call for the whole batch, never one per image."""
-        return np.asarray(self._model.predict_on_batch(to_model_input(images)), dtype=np.float64)
+        """Raw (N, 10) scores: one model call for the whole batch, never one per image.
+
+        Ctrl-C or SIGTERM in the middle of the call is held until it returns
+        (a fraction of a second): raised inside TensorFlow's C++ it would
+        surface as a SystemError, an "internal error" and exit code 1 instead
+        of a clean interruption.
+        """
+        from ._tf import interrupts_deferred
+
+        batch = to_model_input(images)
+        with interrupts_deferred():
+            scores = self._model.predict_on_batch(batch)
+        return np.asarray(scores, dtype=np.float64)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for a batch."""

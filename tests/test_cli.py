@@ -251,3 +251,30 @@ def test_signal_during_model_load_is_delivered_after_it() -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert steps == ["load finished"]
+
+
+def test_ctrl_c_during_a_model_call_is_raised_after_the_batch() -> None:
+    """Ctrl-C landing inside TensorFlow's predict (it happened in CI) must
+    not unwind through its C++: the batch finishes, then KeyboardInterrupt
+    is raised, which the CLI turns into exit code 130."""
+    from batchdigits.model import KerasClassifier
+
+    steps: list[str] = []
+
+    class InterruptedMidCall:
+        def predict_on_batch(self, batch: object) -> list[list[float]]:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            steps.append("batch finished")
+            return [[0.0] * 10]
+
+    classifier = KerasClassifier.__new__(KerasClassifier)
+    classifier._model = InterruptedMidCall()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            classifier.logits(draw_digit("7")[None, :28, :28])
+            steps.append("after the call")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert steps == ["batch finished"]
