@@ -24,7 +24,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 9
+PREPROCESS_VERSION = 10
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -579,24 +579,23 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
     masses = np.bincount(flat, weights=ink.ravel()[inked], minlength=count + 1)[1:]
     boxes = ndimage.find_objects(labels, max_label=count)
 
-    extents = [
-        0 if box is None else max(box[0].stop - box[0].start, box[1].stop - box[1].start)
-        for box in boxes
+    pieces = [
+        (label, box)
+        for label, box in enumerate(boxes, start=1)
+        if box is not None and areas[label - 1] > 0 and not _is_border_artefact(box, height, width)
     ]
-    largest = max(extents)
+    if not pieces:
+        return None
+    # Measured without scanner borders: beside one, a small digit would look like a dot.
+    largest = max(max(box[0].stop - box[0].start, box[1].stop - box[1].start) for _, box in pieces)
     candidates: list[tuple[bool, float, int, tuple[slice, slice]]] = []
-    for label, (area, mass, box) in enumerate(zip(areas, masses, boxes, strict=True), start=1):
-        if box is None or area == 0:
-            continue
-        if _is_border_artefact(box, height, width):
-            continue
+    for label, box in pieces:
+        area, mass = areas[label - 1], masses[label - 1]
         centre_y = (box[0].start + box[0].stop) / 2 / height - 0.5
         centre_x = (box[1].start + box[1].stop) / 2 / width - 0.5
         centrality = 1.0 - 0.8 * min(1.0, np.hypot(centre_y, centre_x) / 0.7071)
         dot = _is_dot(box, area, largest)
         candidates.append((not dot, float(mass) * centrality, label, box))
-    if not candidates:
-        return None
     candidates.sort(reverse=True)  # a dot is never the digit
     _, _, main_label, main_box = candidates[0]
     main_area = float(areas[main_label - 1])

@@ -114,6 +114,20 @@ def test_a_blob_where_a_stroke_broke_stays_with_the_digit() -> None:
     assert kept[19:31, 76:86].all() and not kept[10:20, 20:30].any()
 
 
+def test_a_small_bold_digit_beside_a_scanner_border_is_not_taken_for_dust() -> None:
+    """Dust is judged against the biggest piece of writing, never against a
+    scanner border: beside a border the length of the page, a small solid
+    digit would otherwise count as a speck and lose to a scratch."""
+    mask = np.zeros((300, 240), dtype=bool)
+    mask[:, :10] = True  # scanner border down the left side
+    mask[130:170, 100:135] = True  # a small bold 0, strokes nearly filling it
+    mask[145:155, 112:123] = False
+    mask[20:22, 170:230] = True  # a thin scratch near the corner
+    kept = _select_digit(mask, mask.astype(np.float32) * 100)
+    assert kept is not None
+    assert kept[130:170, 100:135].any() and not kept[20:22, 170:230].any()
+
+
 @pytest.mark.parametrize("rule", ["ruled", "squared"])
 def test_paper_lines_are_removed(rule: str) -> None:
     clean = to_mnist(draw_digit("0", stroke=8))
