@@ -14,6 +14,8 @@ model's normalisation so that the two cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -24,7 +26,7 @@ DIGIT_BOX = 20
 #: Bumped whenever a change here changes what the model sees; recorded in
 #: model metadata so a model can be matched with the preprocessing it
 #: was trained with.
-PREPROCESS_VERSION = 10
+PREPROCESS_VERSION = 11
 
 # The working resolution: big enough that thin strokes survive thresholding,
 # small enough that the morphology below stays cheap.
@@ -41,6 +43,10 @@ _SMALLEST_DIGIT = 12
 # A solid speck smaller than this share of the biggest piece of ink is a dot
 # of dust beside the digit, not part of it.
 _DOT = 0.3
+# Pieces under this share of the biggest piece's area are left out of the
+# digit; the whole-page reading keeps thinner strokes' pieces too.
+_SMALLEST_PIECE = 0.06
+_WHOLE_PAGE_SMALLEST = 0.02
 # Stroke width over size above which ink is a blot, not writing (a solid
 # disc: 0.5; marker digits stay under 0.3).
 _BLOT = 0.4
@@ -71,18 +77,39 @@ def to_mnist(gray: np.ndarray, *, min_digit: int = 0) -> np.ndarray | None:
     shorter than this many pixels of ``gray``, or nothing is found, so that
     the caller tries the sharper copy.
     """
+    return mnist_readings(gray, min_digit=min_digit, whole_page=False)[0]
+
+
+def mnist_readings(
+    gray: np.ndarray, *, min_digit: int = 0, whole_page: bool = True
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """:func:`to_mnist`'s reading, and the whole-page reading where it differs.
+
+    The first reading keeps the digit's biggest piece and the strokes close
+    to it. A digit written with a pen that skips, or faint enough to break
+    up when thresholded, leaves pieces further apart than that, and the
+    first reading keeps a fragment. The whole-page reading takes every
+    stroke on the page (scanner borders, dust specks and neighbours cut by
+    the edge still excluded) as the digit, since a page holds one digit. It
+    is ``None`` where it is the same picture, or with ``whole_page=False``;
+    the pipeline asks the model about it only when the first reading is
+    unsure (see ``pipeline.SECOND_READING_BELOW``).
+    """
     image = np.asarray(gray, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale array, got shape {image.shape}")
     try:
-        result = _to_mnist(image, refine=True, min_digit=min_digit)
+        readings = _readings(image, refine=True, min_digit=min_digit, whole_page=whole_page)
     except _DigitTooSmall:
-        return None
-    if result is None and max(image.shape) > 2 * _WORK_MAX and not min_digit:
+        return None, None
+    if readings[0] is None and max(image.shape) > 2 * _WORK_MAX and not min_digit:
         # Nothing at working size may still be a small digit on a big page,
         # shrunk there to a few faint pixels: search again at a finer size.
-        result = _to_mnist(image, refine=True, work_max=_SEARCH_MAX)
-    return result
+        readings = _readings(image, refine=True, work_max=_SEARCH_MAX, whole_page=whole_page)
+    first, second = readings
+    if first is None or second is None or np.array_equal(first, second):
+        return first, None
+    return first, second
 
 
 class _DigitTooSmall(Exception):
@@ -97,11 +124,79 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return (batch / 255.0)[..., None]
 
 
-def _to_mnist(
-    image: np.ndarray, refine: bool, work_max: int = _WORK_MAX, min_digit: int = 0
-) -> np.ndarray | None:
+@dataclass(frozen=True)
+class _Ink:
+    """The working copy's ink, found once and shared by both readings."""
+
+    mask: np.ndarray
+    ink: np.ndarray
+    scale: float  # working copy's size over the original's
+    top: int  # where the working copy's crop starts in it
+    left: int
+
+
+def _readings(
+    image: np.ndarray,
+    refine: bool,
+    work_max: int = _WORK_MAX,
+    min_digit: int = 0,
+    whole_page: bool = False,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The first reading, and with ``whole_page`` the whole-page one (``None``
+    where it keeps the same pieces). The ink is found once for both."""
     if min(image.shape) < 2:
+        return None, None
+    found = _find_ink(image, work_max)
+    pieces = None if found is None else _find_pieces(found.mask, found.ink, found.scale)
+    if found is None or pieces is None:
+        return None, None
+    selected = _join_pieces(pieces)
+    if _longest_side(selected) / found.scale < min_digit:
+        raise _DigitTooSmall
+    everything = _join_pieces(pieces, whole_page=True) if whole_page else None
+    if everything is not None and np.array_equal(everything, selected):
+        everything = None
+    if everything is not None and _longest_side(everything) / found.scale < min_digit:
+        everything = None
+    region = _refine_region(image.shape, found, selected) if refine else None
+    if region is None:
+        first = _shape_digit(selected[_bbox(selected)], refined=not refine)
+        if everything is None:
+            return first, None
+        return first, _shape_digit(everything[_bbox(everything)], refined=not refine)
+    # A small digit in a big picture: read it again from the original
+    # pixels around it, where it has the detail the working copy lost.
+    if everything is None and whole_page:
+        return _readings(image[region], refine=False, whole_page=True)
+    first = _readings(image[region], refine=False)[0]
+    if everything is None:
+        return first, None
+    other = _refine_region(image.shape, found, everything)
+    if other is None:
+        return first, _shape_digit(everything[_bbox(everything)])
+    second = _readings(image[other], refine=False, whole_page=True)
+    return first, second[0] if second[1] is None else second[1]
+
+
+def _refine_region(
+    shape: tuple[int, ...], found: _Ink, mask: np.ndarray
+) -> tuple[slice, slice] | None:
+    """Where in the original to read a digit small in the working copy again."""
+    rows, cols = _bbox(mask)
+    scale = found.scale
+    if scale >= 1.0 or max(rows.stop - rows.start, cols.stop - cols.start) >= _REFINE_BELOW:
         return None
+    height = (rows.stop - rows.start) / scale
+    width = (cols.stop - cols.start) / scale
+    margin = max(height, width) * 0.6
+    top = max(0, int((rows.start + found.top) / scale - margin))
+    left = max(0, int((cols.start + found.left) / scale - margin))
+    bottom = min(shape[0], int((rows.stop + found.top) / scale + margin) + 1)
+    right = min(shape[1], int((cols.stop + found.left) / scale + margin) + 1)
+    return slice(top, bottom), slice(left, right)
+
+
+def _find_ink(image: np.ndarray, work_max: int) -> _Ink | None:
     work, scale = _to_work_scale(image, work_max)
     (top, left), work = _crop_scanner_borders(work)
     (sheet_top, sheet_left), work = _crop_to_sheet(work)
@@ -125,39 +220,16 @@ def _to_mnist(
         if mask is None:
             return None
     mask = _remove_ruled_lines(mask, ink)
-    mask = _select_digit(mask, ink, scale)
-    if mask is None:
-        return None
-    rows, cols = _bbox(mask)
-    longest = max(rows.stop - rows.start, cols.stop - cols.start)
-    if longest / scale < min_digit:
-        raise _DigitTooSmall
-    if refine and scale < 1.0 and longest < _REFINE_BELOW:
-        rows = slice(rows.start + top, rows.stop + top)
-        cols = slice(cols.start + left, cols.stop + left)
-        # A small digit in a big picture: read it again from the original
-        # pixels around it, where it has the detail the working copy lost.
-        return _refine_from_original(image, rows, cols, scale)
-    mask = mask[rows, cols]
-    if not refine and _stroke_width(mask) > _BLOT * max(mask.shape):
+    return _Ink(mask, ink, scale, top, left)
+
+
+def _shape_digit(mask: np.ndarray, refined: bool = False) -> np.ndarray | None:
+    """The digit's pieces, cropped to their box, as the 28x28 picture."""
+    if refined and _stroke_width(mask) > _BLOT * max(mask.shape):
         # Read again from a big picture, this is a round blot or a dust
         # speck the small-digit search picked up, not writing.
         return None
-    mask = _normalise_stroke_width(mask)
-    return _fit_and_centre(mask)
-
-
-def _refine_from_original(
-    image: np.ndarray, rows: slice, cols: slice, scale: float
-) -> np.ndarray | None:
-    height = (rows.stop - rows.start) / scale
-    width = (cols.stop - cols.start) / scale
-    margin = max(height, width) * 0.6
-    top = max(0, int(rows.start / scale - margin))
-    left = max(0, int(cols.start / scale - margin))
-    bottom = min(image.shape[0], int(rows.stop / scale + margin) + 1)
-    right = min(image.shape[1], int(cols.stop / scale + margin) + 1)
-    return _to_mnist(image[top:bottom, left:right], refine=False)
+    return _fit_and_centre(_normalise_stroke_width(mask))
 
 
 def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -557,14 +629,35 @@ def _remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return cleaned
 
 
-def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
+def _select_digit(
+    mask: np.ndarray, ink: np.ndarray, scale: float = 1.0, *, whole_page: bool = False
+) -> np.ndarray | None:
     """Keep the digit's connected pieces; drop specks, dust and scanner borders.
 
     ``scale`` is the working copy's size over the original's. A piece too
     small to be a digit in the working copy still counts when the original
     holds it at a size a digit can be written at: a small digit on a big
     page, which the caller then reads again from the original pixels.
+
+    ``whole_page`` keeps every stroke however far from the biggest piece,
+    and smaller ones: the whole-page reading (see :func:`mnist_readings`).
     """
+    pieces = _find_pieces(mask, ink, scale)
+    return None if pieces is None else _join_pieces(pieces, whole_page=whole_page)
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """The ink's connected pieces, ranked with the digit's main stroke first."""
+
+    labels: np.ndarray  # each ink pixel's piece; 0 off the ink
+    count: int
+    areas: np.ndarray
+    ranked: list[tuple[bool, float, int, tuple[slice, slice]]]  # (stroke, weight, label, box)
+
+
+def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | None:
+    """Label and rank the pieces once; both readings join them from here."""
     height, width = mask.shape
     reach = max(1, round(0.015 * max(height, width)))
     # Pieces closer than ``reach`` belong together (broken pencil strokes).
@@ -603,12 +696,21 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
         main_size = max(main_box[0].stop - main_box[0].start, main_box[1].stop - main_box[1].start)
         if main_size / scale < _SMALLEST_DIGIT:
             return None
+    return _Pieces(labels, count, areas, candidates)
 
+
+def _join_pieces(pieces: _Pieces, *, whole_page: bool = False) -> np.ndarray:
+    """The main stroke and the pieces that belong with it, as a mask."""
+    labels, areas, candidates = pieces.labels, pieces.areas, pieces.ranked
+    width = labels.shape[1]
+    _, _, main_label, main_box = candidates[0]
+    main_area = float(areas[main_label - 1])
     keep = [main_label]
     top, bottom = main_box[0].start, main_box[0].stop
     left, right = main_box[1].start, main_box[1].stop
+    smallest = (_WHOLE_PAGE_SMALLEST if whole_page else _SMALLEST_PIECE) * main_area
     for stroke, _, label, box in candidates[1:]:
-        if areas[label - 1] < 0.06 * main_area:
+        if areas[label - 1] < smallest:
             continue
         size = max(bottom - top, right - left)
         if _neighbour_fragment(box, left, right, width, size):
@@ -616,11 +718,11 @@ def _select_digit(mask: np.ndarray, ink: np.ndarray, scale: float = 1.0) -> np.n
         gap_y = max(0, box[0].start - bottom, top - box[0].stop)
         gap_x = max(0, box[1].start - right, left - box[1].stop)
         # A dot counts only close to the digit: a broken end of its stroke.
-        if max(gap_y, gap_x) <= (0.25 if stroke else 0.08) * size:
+        if (stroke and whole_page) or max(gap_y, gap_x) <= (0.25 if stroke else 0.08) * size:
             keep.append(label)
             top, bottom = min(top, box[0].start), max(bottom, box[0].stop)
             left, right = min(left, box[1].start), max(right, box[1].stop)
-    kept = np.zeros(count + 1, dtype=bool)
+    kept = np.zeros(pieces.count + 1, dtype=bool)
     kept[keep] = True
     return kept[labels]
 
@@ -664,6 +766,11 @@ def _is_border_artefact(box: tuple[slice, slice], height: int, width: int) -> bo
     along_side = touches_side and box_height >= 0.8 * height and box_width <= 0.2 * width
     along_end = touches_end and box_width >= 0.8 * width and box_height <= 0.2 * height
     return along_side or along_end
+
+
+def _longest_side(mask: np.ndarray) -> int:
+    rows, cols = _bbox(mask)
+    return max(rows.stop - rows.start, cols.stop - cols.start)
 
 
 def _bbox(mask: np.ndarray) -> tuple[slice, slice]:

@@ -46,6 +46,14 @@ def draw_digit(
     return np.asarray(image, dtype=np.uint8)
 
 
+def seven_with_a_skip() -> tuple[np.ndarray, np.ndarray]:
+    """A 7 whose pen skipped across the middle of its stroke, and the 7 whole."""
+    whole = draw_digit("7", size=(240, 200), stroke=6)
+    page = whole.copy()
+    page[110:140, :] = 240
+    return page, whole
+
+
 class CountingClassifier:
     """A stand-in model: reads the digit from where the ink sits, counts its calls.
 

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -13,9 +14,10 @@ from batchdigits import pipeline
 from batchdigits.errors import InputError, NoImagesError, OutputError
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
+from batchdigits.preprocess import mnist_readings
 from batchdigits.results import COLUMNS
 
-from .conftest import CountingClassifier, draw_digit, write_digit_folder
+from .conftest import CountingClassifier, draw_digit, seven_with_a_skip, write_digit_folder
 
 
 def scan(folder: Path, classifier: CountingClassifier, **options: object):  # type: ignore[no-untyped-def]
@@ -178,3 +180,52 @@ def test_small_digit_in_a_big_jpeg_is_read_at_full_size(
     report = scan(folder, counting_classifier)
     (row,) = report.results
     assert row.error == "" and row.digit is not None
+
+
+class ReadingClassifier:
+    """Reads 7 from the whole-page reading of the skipped 7, 1 from anything
+    else, with the confidences given; records what it was asked."""
+
+    model_id = "fake-readings"
+
+    def __init__(self, whole_page: np.ndarray, first: float, second: float) -> None:
+        self.whole_page, self.first, self.second = whole_page, first, second
+        self.batch_sizes: list[int] = []
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        self.batch_sizes.append(len(images))
+        probabilities = np.zeros((len(images), 10))
+        for row, image in enumerate(images):
+            digit, confidence = (
+                (7, self.second) if np.array_equal(image, self.whole_page) else (1, self.first)
+            )
+            probabilities[row] = (1 - confidence) / 9
+            probabilities[row, digit] = confidence
+        return probabilities
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "asks_again", "digit"),
+    [
+        (0.6, 0.99, True, 7),  # unsure, and surer of the whole page: take it
+        (0.6, 0.5, True, 1),  # unsure, but less sure of the whole page: keep the first
+        (0.97, 0.99, False, 1),  # sure of the first reading: never asks again
+    ],
+)
+def test_an_unsure_reading_is_checked_against_the_whole_page(
+    tmp_path: Path, first: float, second: float, asks_again: bool, digit: int
+) -> None:
+    page, whole = seven_with_a_skip()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(page).save(folder / "a_skipped.png")
+    Image.fromarray(whole).save(folder / "b_whole.png")
+    _, whole_page = mnist_readings(page)
+    assert whole_page is not None
+    classifier = ReadingClassifier(whole_page, first, second)
+    report = scan(folder, classifier)  # type: ignore[arg-type]
+    skipped, intact = report.results
+    assert classifier.batch_sizes == ([2, 1] if asks_again else [2])
+    assert skipped.digit == digit
+    assert skipped.confidence == pytest.approx(max(first, second) if asks_again else first)
+    assert intact.digit == 1 and intact.confidence == pytest.approx(first)

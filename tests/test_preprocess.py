@@ -12,11 +12,12 @@ from batchdigits.preprocess import (
     DIGIT_BOX,
     MNIST_SIDE,
     _select_digit,
+    mnist_readings,
     to_mnist,
     to_model_input,
 )
 
-from .conftest import draw_digit
+from .conftest import draw_digit, seven_with_a_skip
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -126,6 +127,35 @@ def test_a_small_bold_digit_beside_a_scanner_border_is_not_taken_for_dust() -> N
     kept = _select_digit(mask, mask.astype(np.float32) * 100)
     assert kept is not None
     assert kept[130:170, 100:135].any() and not kept[20:22, 170:230].any()
+
+
+def test_a_digit_broken_far_apart_has_a_whole_page_reading() -> None:
+    """The first reading keeps the bar and the top of the stroke; the pen
+    skipped further than a crack, so the rest is left out. The whole-page
+    reading puts the 7 together again."""
+    page, whole = seven_with_a_skip()
+    first, whole_page = mnist_readings(page)
+    seven = to_mnist(whole)
+    assert first is not None and whole_page is not None and seven is not None
+    assert np.array_equal(first, to_mnist(page))
+    assert soft_similarity(whole_page, seven) > 0.8 > 0.3 > soft_similarity(first, seven)
+
+
+def test_the_whole_page_reading_still_leaves_out_dust_and_borders() -> None:
+    page, _ = seven_with_a_skip()
+    _, clean = mnist_readings(page)
+    page[20:26, 20:26] = 20  # dust specks in two corners
+    page[200:206, 170:176] = 20
+    page[:, :8] = 0  # scanner border
+    _, dirty = mnist_readings(page)
+    assert clean is not None and dirty is not None
+    assert soft_similarity(clean, dirty) > 0.95
+
+
+@pytest.mark.parametrize("digit", ["0", "1", "7"])
+def test_a_whole_digit_has_no_second_reading(digit: str) -> None:
+    first, whole_page = mnist_readings(draw_digit(digit))
+    assert first is not None and whole_page is None
 
 
 @pytest.mark.parametrize("rule", ["ruled", "squared"])
