@@ -160,10 +160,10 @@ def _readings(
         everything = None
     region = _refine_region(image.shape, found, selected) if refine else None
     if region is None:
-        first = _shape_digit(selected[_bbox(selected)], refined=not refine)
+        first = _shape_digit(selected[_bbox(selected)], reread=not refine)
         if everything is None:
             return first, None
-        return first, _shape_digit(everything[_bbox(everything)], refined=not refine)
+        return first, _shape_digit(everything[_bbox(everything)], reread=not refine)
     # A small digit in a big picture: read it again from the original
     # pixels around it, where it has the detail the working copy lost.
     if everything is None and whole_page:
@@ -223,9 +223,13 @@ def _find_ink(image: np.ndarray, work_max: int) -> _Ink | None:
     return _Ink(mask, ink, scale, top, left)
 
 
-def _shape_digit(mask: np.ndarray, refined: bool = False) -> np.ndarray | None:
-    """The digit's pieces, cropped to their box, as the 28x28 picture."""
-    if refined and _stroke_width(mask) > _BLOT * max(mask.shape):
+def _shape_digit(mask: np.ndarray, reread: bool = False) -> np.ndarray | None:
+    """The digit's pieces, cropped to their box, as the 28x28 picture.
+
+    ``reread``: the picture is a crop of a big one, read again because the
+    digit was small there.
+    """
+    if reread and _stroke_width(mask) > _BLOT * max(mask.shape):
         # Read again from a big picture, this is a round blot or a dust
         # speck the small-digit search picked up, not writing.
         return None
