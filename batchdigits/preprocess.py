@@ -160,10 +160,10 @@ def _readings(
         everything = None
     region = _refine_region(image.shape, found, selected) if refine else None
     if region is None:
-        first = _shape_digit(selected[_bbox(selected)], reread=not refine)
+        first = _shape_digit(selected, reread=not refine)
         if everything is None:
             return first, None
-        return first, _shape_digit(everything[_bbox(everything)], reread=not refine)
+        return first, _shape_digit(everything, reread=not refine)
     # A small digit in a big picture: read it again from the original
     # pixels around it, where it has the detail the working copy lost.
     if everything is None and whole_page:
@@ -173,7 +173,7 @@ def _readings(
         return first, None
     other = _refine_region(image.shape, found, everything)
     if other is None:
-        return first, _shape_digit(everything[_bbox(everything)])
+        return first, _shape_digit(everything)
     second = _readings(image[other], refine=False, whole_page=True)
     return first, second[0] if second[1] is None else second[1]
 
@@ -184,7 +184,7 @@ def _refine_region(
     """Where in the original to read a digit small in the working copy again."""
     rows, cols = _bbox(mask)
     scale = found.scale
-    if scale >= 1.0 or max(rows.stop - rows.start, cols.stop - cols.start) >= _REFINE_BELOW:
+    if scale >= 1.0 or _extent((rows, cols)) >= _REFINE_BELOW:
         return None
     height = (rows.stop - rows.start) / scale
     width = (cols.stop - cols.start) / scale
@@ -229,6 +229,7 @@ def _shape_digit(mask: np.ndarray, reread: bool = False) -> np.ndarray | None:
     ``reread``: the picture is a crop of a big one, read again because the
     digit was small there.
     """
+    mask = mask[_bbox(mask)]
     if reread and _stroke_width(mask) > _BLOT * max(mask.shape):
         # Read again from a big picture, this is a round blot or a dust
         # speck the small-digit search picked up, not writing.
@@ -410,13 +411,11 @@ def _crop_to_sheet(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
         and _solidity(filled) >= 0.97
     ):
         return (0, 0), image
-    mark_rows, mark_cols = _bbox(marks)
-    mark_size = max(mark_rows.stop - mark_rows.start, mark_cols.stop - mark_cols.start)
-    if _stroke_width(marks) > 0.3 * mark_size:
+    if _stroke_width(marks) > 0.3 * _longest_side(marks):
         return (0, 0), image  # a blob, like the hole of a light 0: not writing
     # The sheet's own edge is a dark line to the ink test: paint over a band
     # along it, and the table beyond it, in the paper's grey.
-    inset = max(2, round(0.03 * max(rows.stop - rows.start, cols.stop - cols.start)))
+    inset = max(2, round(0.03 * _extent((rows, cols))))
     inner = ndimage.binary_erosion(filled, iterations=inset)
     if not inner.any():
         return (0, 0), image
@@ -684,7 +683,7 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
     if not pieces:
         return None
     # Measured without scanner borders: beside one, a small digit would look like a dot.
-    largest = max(max(box[0].stop - box[0].start, box[1].stop - box[1].start) for _, box in pieces)
+    largest = max(_extent(box) for _, box in pieces)
     candidates: list[tuple[bool, float, int, tuple[slice, slice]]] = []
     for label, box in pieces:
         area, mass = areas[label - 1], masses[label - 1]
@@ -695,11 +694,9 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
         candidates.append((not dot, float(mass) * centrality, label, box))
     candidates.sort(reverse=True)  # a dot is never the digit
     _, _, main_label, main_box = candidates[0]
-    main_area = float(areas[main_label - 1])
-    if main_area < max(6.0, 0.0004 * height * width):
-        main_size = max(main_box[0].stop - main_box[0].start, main_box[1].stop - main_box[1].start)
-        if main_size / scale < _SMALLEST_DIGIT:
-            return None
+    tiny = areas[main_label - 1] < max(6.0, 0.0004 * height * width)
+    if tiny and _extent(main_box) / scale < _SMALLEST_DIGIT:
+        return None
     return _Pieces(labels, count, areas, candidates)
 
 
@@ -773,7 +770,12 @@ def _is_border_artefact(box: tuple[slice, slice], height: int, width: int) -> bo
 
 
 def _longest_side(mask: np.ndarray) -> int:
-    rows, cols = _bbox(mask)
+    return _extent(_bbox(mask))
+
+
+def _extent(box: tuple[slice, slice]) -> int:
+    """A box's longer side."""
+    rows, cols = box
     return max(rows.stop - rows.start, cols.stop - cols.start)
 
 
