@@ -18,7 +18,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 #: Images declaring more pixels than this are refused before decoding
 #: (decompression-bomb protection). 150 MP is well above any phone or scanner.
 MAX_PIXELS = 150_000_000
-#: JPEGs are decoded at a reduced scale (1/2, 1/4, 1/8) as long as the longest
+#: Colour JPEGs are decoded straight to grey (the decoder's own luma channel:
+#: half the work of decoding colour and converting it). Big JPEGs are also
+#: decoded at a reduced scale (1/2, 1/4, 1/8) as long as the longest
 #: side stays at least this long: twice the resolution preprocessing works
 #: at, so the reduction's blur stays well under that of preprocessing's own
 #: shrinking (at 1.25x, 1 of 409 big benchmark JPEGs changed its answer).
@@ -68,9 +70,11 @@ def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
                         image.seek(index)
                         pages.append(Page(index + 1, to_grayscale(image)))
                     return pages
-                if draft and image.format == "JPEG" and max(width, height) > 2 * DRAFT_MIN_SIDE:
-                    scale = DRAFT_MIN_SIDE / max(width, height)
-                    requested = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
+                if draft and image.format == "JPEG":
+                    requested = None
+                    if max(width, height) > 2 * DRAFT_MIN_SIDE:
+                        scale = DRAFT_MIN_SIDE / max(width, height)
+                        requested = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
                     image.draft("L" if image.mode in ("L", "RGB") else None, requested)
                 reduced = image.size != (width, height)
                 return [Page(None, to_grayscale(image), reduced)]

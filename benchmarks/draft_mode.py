@@ -1,14 +1,16 @@
-"""Does decoding big JPEGs at reduced size (Pillow's draft mode) change results?
+"""Does decoding JPEGs in Pillow's draft mode change results?
 
 Usage: python benchmarks/draft_mode.py
 
-`scan` decodes a JPEG whose longer side exceeds twice DRAFT_MIN_SIDE at 1/2,
-1/4 or 1/8 scale (never below DRAFT_MIN_SIDE), and decodes it again at full
-size when nothing, or only a small digit, was found. This script takes every
-such JPEG in the labelled benchmark folders (the scan benchmark's two splits
-and extra_looks; run those first), prepares each both ways exactly as `scan`
-does, and compares the model's answers: how often the digit differs, how far
-the confidence moves, and the accuracy each way.
+`scan` decodes colour JPEGs straight to grey (the decoder's luma channel),
+and a JPEG whose longer side exceeds twice DRAFT_MIN_SIDE also at 1/2, 1/4
+or 1/8 scale (never below DRAFT_MIN_SIDE), decoding it again at full size
+when nothing, or only a small digit, was found. This script takes every JPEG
+in the labelled benchmark folders (the scan benchmark's two splits and
+extra_looks; run those first), prepares each both ways (as `scan` does, and
+from a full-size colour decode converted to grey) and compares the model's
+answers: how often the digit differs, how far the confidence moves, and the
+accuracy each way, for all JPEGs and for the big ones alone.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ FOLDERS = ("scans_test", "scans_calibration", "extra_looks")
 WORK = REPO / "benchmarks" / "_work"
 
 
-def big_jpegs() -> list[tuple[Path, int]]:
+def labelled_jpegs() -> list[tuple[Path, int, bool]]:
+    """(path, label, whether it is big enough to be decoded at reduced size)."""
     found = []
     for name in FOLDERS:
         folder = WORK / name
@@ -44,8 +47,7 @@ def big_jpegs() -> list[tuple[Path, int]]:
             if path.suffix.lower() not in (".jpg", ".jpeg"):
                 continue
             with Image.open(path) as image:
-                if max(image.size) > 2 * DRAFT_MIN_SIDE:
-                    found.append((path, label))
+                found.append((path, label, max(image.size) > 2 * DRAFT_MIN_SIDE))
     return found
 
 
@@ -64,11 +66,12 @@ def prepare_both(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    files = big_jpegs()
+    files = labelled_jpegs()
     if not files:
-        sys.exit("no big labelled JPEGs: run scan_benchmark.py and extra_looks.py first")
-    paths = [path for path, _ in files]
-    labels = np.array([label for _, label in files])
+        sys.exit("no labelled JPEGs: run scan_benchmark.py and extra_looks.py first")
+    paths = [path for path, _, _ in files]
+    labels = np.array([label for _, label, _ in files])
+    big = np.array([is_big for _, _, is_big in files])
     chunks = [paths[i : i + 50] for i in range(0, len(paths), 50)]
     with ordered_map(prepare_both, chunks, available_cores()) as results:
         parts = list(results)
@@ -78,16 +81,23 @@ def main() -> None:
     p_draft, p_full = classifier.predict(drafted), classifier.predict(full)
     digit_draft, digit_full = p_draft.argmax(axis=1), p_full.argmax(axis=1)
     confidence_shift = np.abs(p_draft.max(axis=1) - p_full.max(axis=1))
-    rows = [
-        [f"JPEGs over {2 * DRAFT_MIN_SIDE} px", len(files)],
-        ["digit differs", f"{int((digit_draft != digit_full).sum())}"],
-        [
-            "confidence shift, median / 99th percentile",
-            (f"{np.median(confidence_shift):.4f} / {np.percentile(confidence_shift, 99):.4f}"),
-        ],
-        ["accuracy, draft mode (as scan runs)", f"{(digit_draft == labels).mean():.2%}"],
-        ["accuracy, full-size decode", f"{(digit_full == labels).mean():.2%}"],
-    ]
+    right_draft, right_full = digit_draft == labels, digit_full == labels
+    rows = []
+    for name, subset in (
+        ("all JPEGs", np.ones(len(files), bool)),
+        (f"JPEGs over {2 * DRAFT_MIN_SIDE} px (also reduced)", big),
+    ):
+        shift = confidence_shift[subset]
+        rows += [
+            [f"**{name}**", f"{int(subset.sum())}"],
+            ["digit differs", f"{int((digit_draft != digit_full)[subset].sum())}"],
+            [
+                "confidence shift, median / 99th percentile",
+                f"{np.median(shift):.4f} / {np.percentile(shift, 99):.4f}",
+            ],
+            ["accuracy, draft mode (as scan runs)", f"{right_draft[subset].mean():.2%}"],
+            ["accuracy, full-size colour decode", f"{right_full[subset].mean():.2%}"],
+        ]
     body = "\n".join(
         [
             f"Folders: {', '.join(FOLDERS)} (benchmarks/_work); model `{classifier.model_id}`.",
@@ -96,7 +106,8 @@ def main() -> None:
         ]
     )
     print(body)
-    write_section("draft_mode", "## JPEG draft mode against full-size decoding\n\n" + body)
+    title = "## JPEG draft mode (grey, reduced size) against full-size colour decoding"
+    write_section("draft_mode", f"{title}\n\n{body}")
 
 
 if __name__ == "__main__":
