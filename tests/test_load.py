@@ -49,6 +49,21 @@ def test_rgb_jpeg(tmp_path: Path, page: np.ndarray) -> None:
     assert_looks_like(loaded.pixels, page)
 
 
+def test_colour_jpeg_decoded_to_grey_matches_converting_the_colour_decode(
+    tmp_path: Path, page: np.ndarray
+) -> None:
+    # Blue ink on cream paper: the grey decode must give the same grey levels
+    # as decoding the colours and converting them, at full size.
+    colour = np.stack([page * 0.2 + 40, page * 0.3 + 20, page * 0.1 + 200], axis=-1)
+    colour = np.where(page[..., None] > 128, [245, 235, 200], colour).astype(np.uint8)
+    path = saved(tmp_path, Image.fromarray(colour), "blue.jpg", quality=90)
+    [loaded] = load_pages(path)
+    with Image.open(path) as image:
+        converted = np.asarray(image.convert("L"))
+    assert not loaded.reduced
+    assert_looks_like(loaded.pixels, converted, 1.0)
+
+
 def test_exif_orientation_is_applied(tmp_path: Path, page: np.ndarray) -> None:
     # Stored rotated, with the tag (6 = rotate 90 CW to view) a phone writes.
     stored = Image.fromarray(page).convert("RGB").transpose(Image.Transpose.ROTATE_90)
