@@ -38,6 +38,11 @@ log = logging.getLogger("batchdigits")
 #: Files per worker task: large enough to amortise process hand-offs, small
 #: enough to keep all cores busy on small folders.
 FILES_PER_TASK = 16
+#: Worker tasks in flight per job. A finished task holds only MNIST-form
+#: pages (a few KB per file), so a deep queue costs little memory, and it
+#: keeps the workers busy while this process loads TensorFlow and the model
+#: (seconds, in which a shallow queue would fill and leave them idle).
+TASKS_IN_FLIGHT_PER_JOB = 24
 #: A digit shorter than this (pixels) in a JPEG decoded at reduced size is
 #: read again from the full-size decode (benchmarks/draft_mode.py).
 TRUST_REDUCED_ABOVE = 48
@@ -255,7 +260,8 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
     # overlaps with the first chunks, and workers fork from a parent that
     # holds no TensorFlow threads.
     task = partial(prepare_files, max_pixels=options.max_pixels)
-    with ordered_map(task, _chunks(todo, FILES_PER_TASK), jobs) as prepared:
+    in_flight = TASKS_IN_FLIGHT_PER_JOB * jobs
+    with ordered_map(task, _chunks(todo, FILES_PER_TASK), jobs, in_flight) as prepared:
         timings = StageTimings()
         if classifier is None and todo:
             assert model_ref is not None
