@@ -316,11 +316,29 @@ def _median(values: np.ndarray) -> np.floating:
     return np.mean(np.partition(flat, (middle - 1, middle))[middle - 1 : middle + 1])
 
 
+def _percentile(values: np.ndarray, percent: float, axis: int | None = None) -> np.ndarray:
+    """np.percentile(values, percent, axis=axis) with its default (linear)
+    method, without its per-call overhead: the same two order statistics and
+    numpy's own interpolation formula, so the same result to the bit."""
+    if axis is None:
+        values, axis = np.ravel(values), 0
+    count = values.shape[axis]
+    index = (count - 1) * (percent / 100)
+    below = min(int(np.floor(index)), count - 1)
+    above = min(below + 1, count - 1)
+    ordered = np.partition(values, (below, above), axis=axis)
+    low, high = np.take(ordered, below, axis=axis), np.take(ordered, above, axis=axis)
+    gamma = index - below
+    if gamma >= 0.5:
+        return high - (high - low) * (1 - gamma)
+    return low + (high - low) * gamma
+
+
 def _dense_ink(inked: np.ndarray) -> np.ndarray | None:
     """The ink, by its level against the paper at the picture's edges, when
     it covers more than ``_DENSE_INK`` of the picture; else None."""
     paper = float(_median(_outer_ring(inked)))
-    top = float(np.percentile(inked[::2, ::2], 99))
+    top = float(_percentile(inked[::2, ::2], 99))
     if top - paper < _MIN_CONTRAST:
         return None
     dense = inked > paper + 0.5 * (top - paper)
@@ -391,7 +409,7 @@ def _crop_to_sheet(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
     """
     height, width = image.shape
     ring = _outer_ring(image)
-    if float(np.percentile(image[::2, ::2], 90)) - float(_median(ring)) < 60:
+    if float(_percentile(image[::2, ::2], 90)) - float(_median(ring)) < 60:
         return (0, 0), image  # the edges are as light as the paper: no table
     smooth = ndimage.uniform_filter(image, size=3, mode="nearest")
     bright = smooth > _otsu(smooth.ravel())
@@ -479,7 +497,7 @@ def _background(image: np.ndarray, percentile: int) -> np.ndarray:
     rows, cols = _scaled_shape(image.shape, 12)
     small = _resize(image, (rows * block, cols * block))
     cells = small.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
-    level = np.percentile(cells, percentile, axis=2).astype(np.float32)
+    level = _percentile(cells, percentile, axis=2).astype(np.float32)
     level = ndimage.percentile_filter(level, percentile, size=5, mode="nearest")
     level = ndimage.uniform_filter(level, size=3, mode="nearest")
     return _resize(level, image.shape)
@@ -510,7 +528,7 @@ def _ink_mask(ink: np.ndarray) -> np.ndarray | None:
         # Fine printed patterns (cheques, forms) raise the pixel-to-pixel
         # noise without being ink. Ink still stands far above the bulk of
         # the picture; noise alone does not.
-        clutter = float(np.percentile(smooth[::2, ::2], 90))
+        clutter = float(_percentile(smooth[::2, ::2], 90))
         if peak < 3.0 * clutter:
             return None
     threshold = float(np.clip(_otsu(smooth[smooth > 0.05 * peak]), 0.25 * peak, 0.6 * peak))
@@ -822,7 +840,7 @@ def _fit_and_centre(mask: np.ndarray) -> np.ndarray:
         return canvas.astype(np.uint8)
     centre_y = float(digit.sum(axis=1) @ np.arange(shape[0])) / total
     centre_x = float(digit.sum(axis=0) @ np.arange(shape[1])) / total
-    top = int(np.clip(round(MNIST_SIDE / 2 - centre_y), 0, MNIST_SIDE - shape[0]))
-    left = int(np.clip(round(MNIST_SIDE / 2 - centre_x), 0, MNIST_SIDE - shape[1]))
+    top = min(max(round(MNIST_SIDE / 2 - centre_y), 0), MNIST_SIDE - shape[0])
+    left = min(max(round(MNIST_SIDE / 2 - centre_x), 0), MNIST_SIDE - shape[1])
     canvas[top : top + shape[0], left : left + shape[1]] = digit
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
