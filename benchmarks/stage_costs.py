@@ -1,14 +1,15 @@
-"""Where scan's CPU time goes: each stage timed alone, one process, one core.
+"""Where scan's CPU time goes: each stage timed alone, in one process.
 
 Usage: python benchmarks/stage_costs.py [--files 600]
 
 Takes a sample of the throughput folder (run benchmarks/throughput.py first)
-and times, per file and with nothing else running in this process: decoding
-as the decode ceiling does it (full size, colour converted to grey), decoding
-as scan does it (JPEG draft mode), preprocessing (both readings), and the
-model (batches of 256, one thread). In a scan these run side by side on all
-cores, so per-stage times measured inside a scan include waiting for a core;
-these do not, and they add up to the CPU time a file costs.
+and measures the CPU time (all threads of this process) each stage costs per
+file, with nothing else running: decoding as the decode ceiling does it
+(full size, colour converted to grey), decoding as scan does it (JPEG draft
+mode), preprocessing (both readings), and the model (batches of 256). In a
+scan these run side by side on all cores, so per-stage times measured inside
+a scan include waiting for a core; these do not, and they add up to the CPU
+time a file costs.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ FOLDER = Path(__file__).resolve().parent / "_work" / "throughput_10000"
 
 
 def per_file_ms(work: list, function: object) -> float:
-    started = time.perf_counter()
+    """CPU milliseconds (all threads of this process) per item."""
+    started = time.process_time()
     for item in work:
         function(item)  # type: ignore[operator]
-    return (time.perf_counter() - started) / len(work) * 1e3
+    return (time.process_time() - started) / len(work) * 1e3
 
 
 def decode_as_ceiling(path: Path) -> np.ndarray:
@@ -94,7 +96,7 @@ def main() -> None:
     body = "\n".join(
         [
             f"{len(sample)} files from `{FOLDER.relative_to(FOLDER.parents[2])}`, one process, "
-            "one core. Milliseconds of CPU per file:",
+            "CPU milliseconds per file:",
             "",
             table(["stage", "decode ceiling", "batchdigits scan"], rows),
             "",
