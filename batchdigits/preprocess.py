@@ -392,7 +392,7 @@ def _low_percentile_above(values: np.ndarray, percent: float, level: float) -> b
         return True
     if below >= rank + 3:
         return False
-    return bool(np.percentile(values, percent) > level)
+    return bool(_percentile(values, percent) > level)
 
 
 def _crop_to_sheet(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
