@@ -650,23 +650,6 @@ def _remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return cleaned
 
 
-def _select_digit(
-    mask: np.ndarray, ink: np.ndarray, scale: float = 1.0, *, whole_page: bool = False
-) -> np.ndarray | None:
-    """Keep the digit's connected pieces; drop specks, dust and scanner borders.
-
-    ``scale`` is the working copy's size over the original's. A piece too
-    small to be a digit in the working copy still counts when the original
-    holds it at a size a digit can be written at: a small digit on a big
-    page, which the caller then reads again from the original pixels.
-
-    ``whole_page`` keeps every stroke however far from the biggest piece,
-    and smaller ones: the whole-page reading (see :func:`mnist_readings`).
-    """
-    pieces = _find_pieces(mask, ink, scale)
-    return None if pieces is None else _join_pieces(pieces, whole_page=whole_page)
-
-
 @dataclass(frozen=True)
 class _Pieces:
     """The ink's connected pieces, ranked with the digit's main stroke first."""
@@ -678,7 +661,14 @@ class _Pieces:
 
 
 def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | None:
-    """Label and rank the pieces once; both readings join them from here."""
+    """Label and rank the ink's pieces, scanner borders left out; both
+    readings join them from here (:func:`_join_pieces`).
+
+    ``scale`` is the working copy's size over the original's. A piece too
+    small to be a digit in the working copy still counts when the original
+    holds it at a size a digit can be written at: a small digit on a big
+    page, which the caller then reads again from the original pixels.
+    """
     height, width = mask.shape
     reach = max(1, round(0.015 * max(height, width)))
     # Pieces closer than ``reach`` belong together (broken pencil strokes).
@@ -719,7 +709,12 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
 
 
 def _join_pieces(pieces: _Pieces, *, whole_page: bool = False) -> np.ndarray:
-    """The main stroke and the pieces that belong with it, as a mask."""
+    """The main stroke and the pieces that belong with it, as a mask:
+    specks and dust dropped.
+
+    ``whole_page`` keeps every stroke however far from the biggest piece,
+    and smaller ones: the whole-page reading (see :func:`mnist_readings`).
+    """
     labels, areas, candidates = pieces.labels, pieces.areas, pieces.ranked
     width = labels.shape[1]
     _, _, main_label, main_box = candidates[0]

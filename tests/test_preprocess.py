@@ -11,7 +11,8 @@ from scipy import ndimage
 from batchdigits.preprocess import (
     DIGIT_BOX,
     MNIST_SIDE,
-    _select_digit,
+    _find_pieces,
+    _join_pieces,
     mnist_readings,
     to_mnist,
     to_model_input,
@@ -103,6 +104,12 @@ def test_dust_beside_a_small_digit_is_not_part_of_it() -> None:
     assert soft_similarity(clean, dusty) > 0.95
 
 
+def select_digit(mask: np.ndarray) -> np.ndarray | None:
+    """The first reading's pieces of a mask, its ink as dark as a pen's."""
+    pieces = _find_pieces(mask, mask.astype(np.float32) * 100, scale=1.0)
+    return None if pieces is None else _join_pieces(pieces)
+
+
 def test_a_blob_where_a_stroke_broke_stays_with_the_digit() -> None:
     """A squat piece close to the digit is the broken end of a stroke; the
     same piece far from it is dust."""
@@ -110,7 +117,7 @@ def test_a_blob_where_a_stroke_broke_stays_with_the_digit() -> None:
     mask[40:190, 76:86] = True  # the stroke
     mask[19:31, 76:86] = True  # its end, cracked off 9 px above
     mask[10:20, 20:30] = True  # a speck of dust
-    kept = _select_digit(mask, mask.astype(np.float32) * 100)
+    kept = select_digit(mask)
     assert kept is not None
     assert kept[19:31, 76:86].all() and not kept[10:20, 20:30].any()
 
@@ -124,7 +131,7 @@ def test_a_small_bold_digit_beside_a_scanner_border_is_not_taken_for_dust() -> N
     mask[130:170, 100:135] = True  # a small bold 0, strokes nearly filling it
     mask[145:155, 112:123] = False
     mask[20:22, 170:230] = True  # a thin scratch near the corner
-    kept = _select_digit(mask, mask.astype(np.float32) * 100)
+    kept = select_digit(mask)
     assert kept is not None
     assert kept[130:170, 100:135].any() and not kept[20:22, 170:230].any()
 
