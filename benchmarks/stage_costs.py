@@ -22,17 +22,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table, write_section
+from throughput import WORK, decode_only, image_files
 
 from batchdigits import preprocess as preprocess_module
 from batchdigits.load import load_pages
 from batchdigits.model import load_classifier
 from batchdigits.preprocess import mnist_readings
 
-FOLDER = Path(__file__).resolve().parent / "_work" / "throughput_10000"
+FOLDER = WORK / "throughput_10000"
 
 
 def per_file_ms(work: list, function: object) -> float:
@@ -43,16 +43,11 @@ def per_file_ms(work: list, function: object) -> float:
     return (time.process_time() - started) / len(work) * 1e3
 
 
-def decode_as_ceiling(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("L"))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=600)
     args = parser.parse_args()
-    files = sorted(p for p in FOLDER.rglob("*") if p.suffix in (".jpg", ".png"))
+    files = image_files(FOLDER)
     if not files:
         sys.exit(f"no files in {FOLDER}: run benchmarks/throughput.py first")
     random.Random(0).shuffle(files)
@@ -67,11 +62,11 @@ def main() -> None:
         rows.append(
             [
                 f"decode {name} ({len(group)} files)",
-                f"{per_file_ms(group, decode_as_ceiling):.2f}",
+                f"{per_file_ms(group, decode_only):.2f}",
                 f"{per_file_ms(group, load_pages):.2f}",
             ]
         )
-    ceiling = per_file_ms(sample, decode_as_ceiling)
+    ceiling = per_file_ms(sample, decode_only)
     decode = per_file_ms(sample, load_pages)
     rows.append(["decode, all files", f"{ceiling:.2f}", f"{decode:.2f}"])
 
