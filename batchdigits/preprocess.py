@@ -654,7 +654,9 @@ def _remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
 class _Pieces:
     """The ink's connected pieces, ranked with the digit's main stroke first."""
 
-    labels: np.ndarray  # each ink pixel's piece; 0 off the ink
+    labels: np.ndarray  # each ink pixel's piece, 0 off the ink, within ``window``
+    window: tuple[slice, slice]  # where ``labels`` lies in the working copy
+    shape: tuple[int, int]  # the working copy's
     count: int
     areas: np.ndarray
     ranked: list[tuple[bool, float, int, tuple[slice, slice]]]  # (stroke, weight, label, box)
@@ -671,6 +673,15 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
     """
     height, width = mask.shape
     reach = max(1, round(0.015 * max(height, width)))
+    # Only the ink's box, with room for the grouping below, is worked on:
+    # a digit covers a fifth of the picture or less, and the paper around it
+    # changes nothing (no pixel there is within ``reach`` of ink).
+    rows, cols = _bbox(mask)
+    window = (
+        slice(max(0, rows.start - reach), min(height, rows.stop + reach)),
+        slice(max(0, cols.start - reach), min(width, cols.stop + reach)),
+    )
+    mask, ink = mask[window], ink[window]
     # Pieces closer than ``reach`` belong together (broken pencil strokes).
     near = ndimage.maximum_filter(mask.view(np.uint8), size=2 * reach + 1) > 0
     grouped, count = ndimage.label(near, structure=np.ones((3, 3), dtype=bool))
@@ -681,7 +692,11 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
     flat = labels.ravel()[inked]
     areas = np.bincount(flat, minlength=count + 1)[1:].astype(np.float64)
     masses = np.bincount(flat, weights=ink.ravel()[inked], minlength=count + 1)[1:]
-    boxes = ndimage.find_objects(labels, max_label=count)
+    top, left = window[0].start, window[1].start
+    boxes = [
+        None if box is None else _shifted(box, top, left)
+        for box in ndimage.find_objects(labels, max_label=count)
+    ]
 
     pieces = [
         (label, box)
@@ -705,7 +720,13 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
     tiny = areas[main_label - 1] < max(6.0, 0.0004 * height * width)
     if tiny and _extent(main_box) / scale < _SMALLEST_DIGIT:
         return None
-    return _Pieces(labels, count, areas, candidates)
+    return _Pieces(labels, window, (height, width), count, areas, candidates)
+
+
+def _shifted(box: tuple[slice, slice], top: int, left: int) -> tuple[slice, slice]:
+    return slice(box[0].start + top, box[0].stop + top), slice(
+        box[1].start + left, box[1].stop + left
+    )
 
 
 def _join_pieces(pieces: _Pieces, *, whole_page: bool = False) -> np.ndarray:
@@ -716,7 +737,7 @@ def _join_pieces(pieces: _Pieces, *, whole_page: bool = False) -> np.ndarray:
     and smaller ones: the whole-page reading (see :func:`mnist_readings`).
     """
     labels, areas, candidates = pieces.labels, pieces.areas, pieces.ranked
-    width = labels.shape[1]
+    width = pieces.shape[1]
     _, _, main_label, main_box = candidates[0]
     main_area = float(areas[main_label - 1])
     keep = [main_label]
@@ -738,7 +759,9 @@ def _join_pieces(pieces: _Pieces, *, whole_page: bool = False) -> np.ndarray:
             left, right = min(left, box[1].start), max(right, box[1].stop)
     kept = np.zeros(pieces.count + 1, dtype=bool)
     kept[keep] = True
-    return kept[labels]
+    joined = np.zeros(pieces.shape, dtype=bool)
+    joined[pieces.window] = kept[labels]
+    return joined
 
 
 def _is_dot(box: tuple[slice, slice], area: float, largest: int) -> bool:
