@@ -10,6 +10,11 @@ mode), preprocessing (both readings), and the model (batches of 256). In a
 scan these run side by side on all cores, so per-stage times measured inside
 a scan include waiting for a core; these do not, and they add up to the CPU
 time a file costs.
+
+It also times whole files as a worker prepares them (decode and
+preprocessing, the pipeline's re-decode at full size included) for pages
+with no digit on them, against the pages with one: on a page where nothing
+turns up, scan searches again at a finer size for a small digit.
 """
 
 from __future__ import annotations
@@ -22,17 +27,47 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table, write_section
 from throughput import WORK, decode_only, image_files
 
 from batchdigits import preprocess as preprocess_module
-from batchdigits.load import load_pages
+from batchdigits.discover import SourceFile
+from batchdigits.load import MAX_PIXELS, load_pages
 from batchdigits.model import load_classifier
+from batchdigits.pipeline import prepare_file
 from batchdigits.preprocess import mnist_readings
 
 FOLDER = WORK / "throughput_10000"
+BLANK_FOLDER = WORK / "blank_pages"
+BLANK_SIDES = (500, 1000, 2000)
+
+
+def blank_pages() -> list[Path]:
+    """Pages of paper with no writing: light grey with grain, JPEG and PNG."""
+    BLANK_FOLDER.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for side in BLANK_SIDES:
+        paper = np.clip(rng.normal(225, 6, (side, round(side * 0.77))), 0, 255)
+        image = Image.fromarray(paper.astype(np.uint8))
+        for suffix in (".jpg", ".png"):
+            path = BLANK_FOLDER / f"blank_{side}{suffix}"
+            if not path.exists():
+                if suffix == ".jpg":
+                    image.convert("RGB").save(path, quality=90)
+                else:
+                    image.save(path)
+            paths.append(path)
+    return paths
+
+
+def prepare_as_worker(path: Path) -> None:
+    """A file as a scan worker prepares it: decode, preprocess, re-decode if needed."""
+    stat = path.stat()
+    prepare_file(SourceFile(path, path.name, stat.st_size, stat.st_mtime_ns), max_pixels=MAX_PIXELS)
 
 
 def per_file_ms(work: list, function: object) -> float:
@@ -99,6 +134,20 @@ def main() -> None:
             preprocess_module._readings(image, refine=True, work_max=128, whole_page=True)
 
     half = per_file_ms(pages, prepare_small)
+
+    with_digit = per_file_ms(sample, prepare_as_worker)
+    blank_rows = [["a page with a digit (the sample above)", f"{with_digit:.1f}", "1.0x"]]
+    for path in blank_pages():
+        prepare_as_worker(path)
+        cost = per_file_ms([path] * 3, prepare_as_worker)
+        side = path.stem.split("_")[1]
+        blank_rows.append(
+            [
+                f"blank page, {side} px, {path.suffix[1:].upper()}",
+                f"{cost:.1f}",
+                f"{cost / with_digit:.1f}x",
+            ]
+        )
     body = "\n".join(
         [
             f"{len(sample)} files from `{FOLDER.relative_to(FOLDER.parents[2])}`, one process, "
@@ -113,6 +162,11 @@ def main() -> None:
             f"{preprocess_module._WORK_MAX}, a quarter of the pixels; not what scan does): "
             f"{half:.2f} ms against {preprocess:.2f} ms. Most of its cost is per call, "
             "not per pixel.",
+            "",
+            "Pages with no digit, decoded and prepared as a scan worker does it "
+            "(CPU milliseconds per file; the longest side given):",
+            "",
+            table(["page", "ms", "against a page with a digit"], blank_rows),
         ]
     )
     print(body)
