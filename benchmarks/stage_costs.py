@@ -11,10 +11,11 @@ scan these run side by side on all cores, so per-stage times measured inside
 a scan include waiting for a core; these do not, and they add up to the CPU
 time a file costs.
 
-It also times whole files as a worker prepares them (decode and
-preprocessing, the pipeline's re-decode at full size included) for pages
-with no digit on them, against the pages with one: on a page where nothing
-turns up, scan searches again at a finer size for a small digit.
+For comparison it also runs the model under TensorFlow Lite, and times
+whole files as a worker prepares them (decode and preprocessing, the
+pipeline's re-decode at full size included) for pages with no digit on
+them, against the pages with one: on a page where nothing turns up, scan
+searches again at a finer size for a small digit.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from throughput import WORK, decode_only, image_files
 from batchdigits import preprocess as preprocess_module
 from batchdigits.discover import SourceFile
 from batchdigits.load import MAX_PIXELS, load_pages
-from batchdigits.model import load_classifier
+from batchdigits.model import KerasClassifier, load_classifier
 from batchdigits.pipeline import prepare_file
-from batchdigits.preprocess import mnist_readings
+from batchdigits.preprocess import mnist_readings, to_model_input
 
 FOLDER = WORK / "throughput_10000"
 BLANK_FOLDER = WORK / "blank_pages"
@@ -62,6 +63,31 @@ def blank_pages() -> list[Path]:
                     image.save(path)
             paths.append(path)
     return paths
+
+
+def lite_runtime(classifier: KerasClassifier, batch: np.ndarray) -> tuple[float, float, float]:
+    """Not what scan does: the same model converted to TensorFlow Lite and run
+    by its XNNPACK CPU kernels, one thread. Returns CPU ms per image for Keras
+    and for TensorFlow Lite, and the largest difference in their logits."""
+    import tensorflow as tf
+
+    model = classifier._model
+    converted = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    interpreter = tf.lite.Interpreter(model_content=converted, num_threads=1)
+    (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
+    inputs = to_model_input(batch)
+    interpreter.resize_tensor_input(source["index"], inputs.shape)
+    interpreter.allocate_tensors()
+
+    def lite(values: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(source["index"], values)
+        interpreter.invoke()
+        return interpreter.get_tensor(target["index"])
+
+    difference = float(np.abs(lite(inputs) - classifier.logits(batch)).max())
+    keras_ms = per_file_ms([batch] * 8, classifier.logits) / len(batch)
+    lite_ms = per_file_ms([inputs] * 8, lite) / len(batch)
+    return keras_ms, lite_ms, difference
 
 
 def prepare_as_worker(path: Path) -> None:
@@ -123,6 +149,7 @@ def main() -> None:
     rows.append(
         [f"model, first readings in batches of 256 (`{classifier.model_id}`)", "", f"{model:.2f}"]
     )
+    keras_ms, lite_ms, lite_difference = lite_runtime(classifier, batch)
     total = decode + preprocess + model
     rows.append(["**total per file**", f"**{ceiling:.2f}**", f"**{total:.2f}**"])
 
@@ -162,6 +189,10 @@ def main() -> None:
             f"{preprocess_module._WORK_MAX}, a quarter of the pixels; not what scan does): "
             f"{half:.2f} ms against {preprocess:.2f} ms. Most of its cost is per call, "
             "not per pixel.",
+            "",
+            f"The same model under TensorFlow Lite's XNNPACK kernels (not what scan does; "
+            f"one thread, logits only): {lite_ms:.2f} ms per image against {keras_ms:.2f} ms "
+            f"under Keras; the logits differ by at most {lite_difference:.1e}.",
             "",
             "Pages with no digit, decoded and prepared as a scan worker does it "
             "(CPU milliseconds per file; the longest side given):",
