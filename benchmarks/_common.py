@@ -59,6 +59,12 @@ def write_section(name: str, body: str) -> None:
     RESULTS.write_text(text, encoding="utf-8")
 
 
+def mnist_test(path: Path = DEFAULT_MNIST) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's test digits and labels: what every benchmark renders its scans from."""
+    with np.load(path) as data:
+        return data["x_test"], data["y_test"]
+
+
 def read_labels(path: Path) -> dict[str, int]:
     with path.open(encoding="utf-8", newline="") as stream:
         return {row["file"]: int(row["label"]) for row in csv.DictReader(stream)}

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, REPO, rendered_once, table, write_section
+from _common import REPO, mnist_test, rendered_once, table, write_section
 from _scoring import scan_and_score
 from scanlike import compound_style, render_page, save
 
@@ -55,8 +55,7 @@ def pick_conditions(rng: np.random.Generator) -> list[str]:
 
 def render(folder: Path) -> list[tuple[str, int, str]]:
     rng = np.random.default_rng(SEED)
-    with np.load(DEFAULT_MNIST) as mnist:
-        digits, labels = mnist["x_test"], mnist["y_test"]
+    digits, labels = mnist_test()
     rows = []
     for i in range(COUNT):
         conditions = pick_conditions(rng)

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, REPO, rendered_once, table, write_section
+from _common import REPO, mnist_test, rendered_once, table, write_section
 from _scoring import scan_and_score
 from scanlike import (
     render_in_form_box,
@@ -52,8 +52,7 @@ FOLDER = REPO / "benchmarks" / "_work" / "extra_looks"
 
 def render(folder: Path) -> list[tuple[str, int, str]]:
     rng = np.random.default_rng(SEED)
-    with np.load(DEFAULT_MNIST) as mnist:
-        digits, labels = mnist["x_test"], mnist["y_test"]
+    digits, labels = mnist_test()
     rows = []
     for i in range(COUNT):
         kind = KINDS[i % len(KINDS)]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import mnist_test
 from scanlike import LOOK_CONDITIONS, render_condition
 
 FIRST_DIGIT = 9900
@@ -30,8 +31,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("sample_scans"))
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    with np.load(args.data) as data:
-        digits, labels = data["x_test"], data["y_test"]
+    digits, labels = mnist_test(args.data)
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []

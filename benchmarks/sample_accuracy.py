@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, REPO, naive_images, read_labels, table, write_section
+from _common import DEFAULT_MNIST, REPO, mnist_test, naive_images, read_labels, table, write_section
 from tutorial_model import tutorial_model
 
 from batchdigits.model import load_classifier, resolve_model
@@ -99,8 +99,7 @@ def main() -> None:
     ref = resolve_model(args.model)
     mnist_line = "MNIST not available: test accuracy not re-measured."
     if DEFAULT_MNIST.is_file():
-        with np.load(DEFAULT_MNIST) as data:
-            x_test, y_test = data["x_test"], data["y_test"]
+        x_test, y_test = mnist_test()
         prepared = prepare_digits(x_test, available_cores())
         probabilities = np.concatenate(
             [classifier.predict(prepared[i : i + 1000]) for i in range(0, len(prepared), 1000)]

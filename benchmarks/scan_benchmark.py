@@ -32,7 +32,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import itertools
 
-from _common import DEFAULT_MNIST, REPO, naive_images, rendered_once, table, write_section
+from _common import (
+    DEFAULT_MNIST,
+    REPO,
+    mnist_test,
+    naive_images,
+    rendered_once,
+    table,
+    write_section,
+)
 from scanlike import CONDITIONS, render_condition
 from tutorial_model import tutorial_model
 
@@ -56,8 +64,7 @@ def generate(split: str, data: Path) -> Path:
     folder = WORK / f"scans_{split}"
 
     def render(folder: Path) -> list[tuple[str, int, str]]:
-        with np.load(data) as mnist:
-            digits, labels = mnist["x_test"], mnist["y_test"]
+        digits, labels = mnist_test(data)
         rng = np.random.default_rng(seed)
         rows = []
         for i in range(count):
