@@ -671,6 +671,8 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
     holds it at a size a digit can be written at: a small digit on a big
     page, which the caller then reads again from the original pixels.
     """
+    if not mask.any():
+        return None
     height, width = mask.shape
     reach = max(1, round(0.015 * max(height, width)))
     # Only the ink's box, with room for the grouping below, is worked on:
@@ -685,8 +687,6 @@ def _find_pieces(mask: np.ndarray, ink: np.ndarray, scale: float) -> _Pieces | N
     # Pieces closer than ``reach`` belong together (broken pencil strokes).
     near = ndimage.maximum_filter(mask.view(np.uint8), size=2 * reach + 1) > 0
     grouped, count = ndimage.label(near, structure=np.ones((3, 3), dtype=bool))
-    if count == 0:
-        return None
     labels = np.where(mask, grouped, 0)
     inked = np.flatnonzero(mask)
     flat = labels.ravel()[inked]

@@ -110,6 +110,10 @@ def select_digit(mask: np.ndarray) -> np.ndarray | None:
     return None if pieces is None else _join_pieces(pieces)
 
 
+def test_a_mask_without_ink_has_no_digit() -> None:
+    assert select_digit(np.zeros((60, 40), dtype=bool)) is None
+
+
 def test_a_blob_where_a_stroke_broke_stays_with_the_digit() -> None:
     """A squat piece close to the digit is the broken end of a stroke; the
     same piece far from it is dust."""
