@@ -25,7 +25,9 @@ import contextlib
 import random
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -36,12 +38,13 @@ from throughput import WORK, decode_only, image_files
 
 from batchdigits import preprocess as preprocess_module
 from batchdigits.discover import SourceFile
-from batchdigits.load import MAX_PIXELS, load_pages
+from batchdigits.load import MAX_PIXELS, Page, load_pages
 from batchdigits.model import KerasClassifier, load_classifier
-from batchdigits.pipeline import prepare_file
+from batchdigits.pipeline import TRUST_REDUCED_ABOVE, prepare_file
 from batchdigits.preprocess import mnist_readings, to_model_input
 
 FOLDER = WORK / "throughput_10000"
+Item = TypeVar("Item")
 BLANK_FOLDER = WORK / "blank_pages"
 BLANK_SIDES = (500, 1000, 2000)
 
@@ -72,7 +75,8 @@ def lite_runtime(classifier: KerasClassifier, batch: np.ndarray) -> tuple[float,
     import tensorflow as tf
 
     model = classifier._model
-    converted = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with contextlib.redirect_stdout(sys.stderr):  # the converter prints its export log
+        converted = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     interpreter = tf.lite.Interpreter(model_content=converted, num_threads=1)
     (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
     inputs = to_model_input(batch)
@@ -96,11 +100,11 @@ def prepare_as_worker(path: Path) -> None:
     prepare_file(SourceFile(path, path.name, stat.st_size, stat.st_mtime_ns), max_pixels=MAX_PIXELS)
 
 
-def per_file_ms(work: list, function: object) -> float:
+def per_file_ms(work: Sequence[Item], function: Callable[[Item], object]) -> float:
     """CPU milliseconds (all threads of this process) per item."""
     started = time.process_time()
     for item in work:
-        function(item)  # type: ignore[operator]
+        function(item)
     return (time.process_time() - started) / len(work) * 1e3
 
 
@@ -134,8 +138,9 @@ def main() -> None:
     pages = [load_pages(path)[0] for path in sample]
     readings: list[np.ndarray] = []
 
-    def prepare(page: object) -> None:
-        first, _ = mnist_readings(page.pixels, min_digit=48 if page.reduced else 0)  # type: ignore[attr-defined]
+    def prepare(page: Page) -> None:
+        min_digit = TRUST_REDUCED_ABOVE if page.reduced else 0
+        first, _ = mnist_readings(page.pixels, min_digit=min_digit)
         if first is not None:
             readings.append(first)
 
@@ -155,8 +160,8 @@ def main() -> None:
 
     # Not what scan does: the same preprocessing at half the working size,
     # to show how much of its cost is per-call overhead rather than pixels.
-    def prepare_small(page: object) -> None:
-        image = np.asarray(page.pixels, dtype=np.float32)  # type: ignore[attr-defined]
+    def prepare_small(page: Page) -> None:
+        image = np.asarray(page.pixels, dtype=np.float32)
         with contextlib.suppress(preprocess_module._DigitTooSmall):
             preprocess_module._readings(image, refine=True, work_max=128, whole_page=True)
 
