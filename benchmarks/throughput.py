@@ -16,6 +16,7 @@ machine noise hits both alike:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing
 import os
@@ -59,7 +60,7 @@ def base_files(small: bool) -> list[tuple[str, bytes]]:
         page = page.resize(
             (max(8, round(page.width * scale)), max(8, round(page.height * scale))), Image.LANCZOS
         )
-        buffer = __import__("io").BytesIO()
+        buffer = io.BytesIO()
         if rng.random() < 0.85:
             page.save(buffer, "JPEG", quality=int(rng.integers(75, 95)))
             bases.append((".jpg", buffer.getvalue()))
