@@ -1,8 +1,10 @@
 """Find the image files to scan, in a stable order.
 
-Files with an image extension Pillow knows are always taken, so a broken
-``.png`` becomes an error row rather than silently vanishing. Files with any
-other extension are taken only when Pillow recognises their content.
+Files with an image extension Pillow knows, or that of a picture format it
+cannot decode (HEIC, PDF: ``load.UNDECODABLE_FORMATS``), are always taken, so
+a broken ``.png`` or an iPhone's ``.heic`` becomes an error row saying what is
+wrong rather than silently vanishing. Files with any other extension are
+taken only when Pillow recognises their content.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from PIL import Image
+
+from .load import UNDECODABLE_FORMATS
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,7 @@ def discover_files(
     """
     include, exclude = tuple(include), tuple(exclude)
     skipped = {os.path.normcase(os.path.abspath(p)) for p in skip}
-    extensions = image_extensions()
+    extensions = image_extensions() | UNDECODABLE_FORMATS.keys()
     found: list[SourceFile] = []
     non_images = 0
     visited: set[tuple[int, int]] = set()

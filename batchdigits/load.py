@@ -32,6 +32,21 @@ DRAFT_MIN_SIDE = 512
 
 _WHITE = (255, 255, 255, 255)
 
+_CONVERT = "convert it to PNG or JPEG and scan again"
+#: Formats people keep pictures of digits in that Pillow cannot decode (PDF
+#: it can only write). Files named so are still rows, saying what to do,
+#: instead of being skipped as non-images (HEIC: an iPhone's own photo
+#: format) or reported as an unknown format. Content decides first: a file
+#: named so that Pillow can read is read.
+UNDECODABLE_FORMATS: dict[str, str] = {
+    ".heic": f"HEIC/HEIF photo, a format Pillow cannot decode: {_CONVERT}"
+    " (an iPhone saves JPEG under Settings > Camera > Formats > Most Compatible)",
+    ".heif": f"HEIC/HEIF photo, a format Pillow cannot decode: {_CONVERT}",
+    ".jxl": f"JPEG XL image, a format Pillow cannot decode: {_CONVERT}",
+    ".pdf": "PDF document, not an image: export its pages as PNG or TIFF and scan those "
+    "(for example: pdftoppm -r 300 -png FILE.pdf page)",
+}
+
 
 class UnreadableImage(Exception):
     """A file that could not be decoded; the message says why."""
@@ -87,7 +102,8 @@ def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
     except IsADirectoryError as exc:
         raise UnreadableImage("is a directory, not a file") from exc
     except UnidentifiedImageError as exc:
-        raise UnreadableImage("not an image format Pillow can read") from exc
+        advice = UNDECODABLE_FORMATS.get(path.suffix.lower(), "not an image format Pillow can read")
+        raise UnreadableImage(advice) from exc
     except Image.DecompressionBombError as exc:
         raise UnreadableImage(
             f"image too large: {exc} (decompression-bomb protection); not decoded"

@@ -70,6 +70,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "checksum.png": ("unreadable", "corrupt"),
     "text.png": ("unreadable", "not an image"),
     "bomb.png": ("unreadable", "decompression-bomb"),
+    "iphone.heic": ("unreadable", "HEIC/HEIF photo, a format Pillow cannot decode"),
+    "scans.pdf": ("unreadable", "PDF document, not an image: export its pages"),
     "tiny_1x1.png": ("blank", ""),
     "white_page.png": ("blank", ""),
 }
@@ -85,6 +87,9 @@ def make_bad_folder(folder: Path) -> Path:
     (folder / "checksum.png").write_bytes(broken_checksum_png())
     (folder / "text.png").write_text("this is a text file with an image name\n")
     (folder / "bomb.png").write_bytes(bomb_png())
+    # The start of an iPhone photo: an ISO box naming the HEIC brand.
+    (folder / "iphone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+    Image.fromarray(draw_digit("7")).save(folder / "scans.pdf")
     Image.new("L", (1, 1), 0).save(folder / "tiny_1x1.png")
     Image.new("RGB", (800, 600), "white").save(folder / "white_page.png")
     frames = [Image.fromarray(draw_digit(d)) for d in "107"]
@@ -108,7 +113,16 @@ def test_every_bad_input_is_a_row(tmp_path: Path) -> None:
         assert row.digit is None
     # An animated GIF is read as its first frame: one row, a digit.
     assert rows["animated.gif"].digit is not None and not rows["animated.gif"].error
-    assert report.summary.errors == 6 and report.summary.blank == 2
+    assert report.summary.errors == 8 and report.summary.blank == 2
+
+
+def test_a_file_named_heic_that_pillow_can_read_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "renamed.heic").write_bytes(png_bytes("1"))
+    report = run_scan(ScanOptions(folder=folder, jobs=1), classifier=CountingClassifier())
+    (row,) = report.results
+    assert row.digit is not None and not row.error
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,6 +37,17 @@ def test_content_decides_for_unknown_extensions(tmp_path: Path) -> None:
     assert discovery.skipped_non_images == 2
 
 
+def test_pictures_pillow_cannot_decode_are_taken(tmp_path: Path) -> None:
+    # Skipped as non-images, they would vanish from the output unexplained;
+    # taken, they become rows that say how to convert them.
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (tmp_path / "scans.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "notes.txt").write_text("hello")
+    discovery = discover_files(tmp_path)
+    assert [f.relative for f in discovery.files] == ["IMG_0001.HEIC", "scans.pdf"]
+    assert discovery.skipped_non_images == 1
+
+
 def test_include_and_exclude(tmp_path: Path) -> None:
     for name in ["keep/1.png", "keep/2.jpg", "drop/3.png", "4.png"]:
         make_image(tmp_path / name, "PNG")
