@@ -101,9 +101,11 @@ class ScanSummary:
 
     def line(self) -> str:
         reused = f" ({self.reused} unchanged, reused)" if self.reused else ""
+        skipped = self.skipped_non_images
+        others = f", {skipped} non-image file{'s' * (skipped != 1)} skipped" if skipped else ""
         return (
             f"{self.files} files{reused}, {self.rows} rows, {self.flagged} flagged for review, "
-            f"{self.errors} errors, {self.seconds:.1f}s"
+            f"{self.errors} errors{others}, {self.seconds:.1f}s"
         )
 
 

@@ -113,9 +113,11 @@ def test_bad_files_exit_3_and_fail_on_review_exit_7(tmp_path: Path) -> None:
     )
     assert strict.exit_code == 7
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (folder / "notes.txt").write_text("batch 12, scanned by J.")
     result = invoke("scan", folder, "--out", tmp_path / "b.csv")
     assert result.exit_code == 3
     assert "broken.png: " in result.stderr  # the message names the file
+    assert "3 files, 3 rows" in result.stderr and "1 non-image file skipped" in result.stderr
     rows = {row["file"]: row for row in read_rows(tmp_path / "b.csv")}
     assert rows["broken.png"]["needs_review"] == "true" and rows["broken.png"]["error"]
     assert rows["digit_00.jpg"]["digit"] != ""
