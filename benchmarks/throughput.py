@@ -31,11 +31,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, table, write_section
+from _common import DEFAULT_MNIST, table, tree_rss, write_section
 from scanlike import LOOK_CONDITIONS, render_page, style_for
 
 from batchdigits.load import load_pages
 from batchdigits.model import load_classifier
+from batchdigits.parallel import start_worker
 from batchdigits.preprocess import to_mnist
 
 WORK = Path(__file__).resolve().parent / "_work"
@@ -99,25 +100,11 @@ def decode_only(path: Path) -> int:
 def decode_ceiling(files: list[Path]) -> float:
     """Seconds to decode every file over all cores, pool start included."""
     started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+    context = multiprocessing.get_context("fork")
+    with context.Pool(os.cpu_count(), initializer=start_worker, initargs=(os.getpid(),)) as pool:
         for _ in pool.imap_unordered(decode_only, files, chunksize=32):
             pass
     return time.perf_counter() - started
-
-
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(status.split("VmRSS:")[1].split()[0]) * 1024
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (OSError, IndexError):
-            continue
-        stack += [int(c) for c in children]
-    return total
 
 
 def timed_scan(folder: Path, out: Path, *extra: str) -> tuple[float, int]:
