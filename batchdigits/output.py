@@ -7,7 +7,9 @@ a half-written file, and the previous results stay untouched.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import glob
 import io
 import json
 import os
@@ -85,11 +87,28 @@ def write_results(
     atomic_write(out, write)
 
 
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete what a run killed mid-write (SIGKILL, power loss) left of ``target``'s
+    temporary files. Call it only while holding the target's lock: then no
+    live run can own them."""
+    folder = target.parent if str(target.parent) else Path()
+    removed = []
+    for temp in folder.glob(f"{glob.escape(_temp_prefix(target))}*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+            removed.append(temp)
+    return removed
+
+
 def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Write through a temporary file in the target's folder, then rename over it."""
     folder = target.parent if str(target.parent) else Path()
     try:
-        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(target), suffix=".tmp")
     except OSError as exc:
         raise OutputError(
             f"cannot write to {folder}: {exc.strerror}",

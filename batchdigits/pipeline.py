@@ -27,8 +27,8 @@ from .load import UnreadableImage, load_pages
 from .lock import OutputLock
 from .model import Classifier, KerasClassifier, resolve_model
 from .options import ScanOptions
-from .output import read_results, write_manifest, write_results
-from .parallel import available_cores, ordered_map
+from .output import read_results, remove_stale_temporaries, write_manifest, write_results
+from .parallel import available_cores, ordered_map, run_isolated
 from .preprocess import mnist_readings
 from .results import COLUMNS, ScanReport, ScanResult, ScanSummary, StageTimings
 from .review import Reason, review
@@ -151,6 +151,21 @@ def prepare_files(sources: Sequence[SourceFile], *, max_pixels: int) -> list[Pre
     return [page for source in sources for page in prepare_file(source, max_pixels=max_pixels)]
 
 
+def prepare_files_alone(
+    sources: Sequence[SourceFile], reason: str, *, max_pixels: int
+) -> list[PreparedPage]:
+    """A worker died preparing ``sources`` (and did again when they were retried
+    alone): prepare each file in a worker of its own, so that only the file
+    that kills it becomes an error row."""
+
+    def died(source: SourceFile, reason: str) -> list[PreparedPage]:
+        error = f"decoder crashed: {reason} while reading this file"
+        return [PreparedPage(source, None, None, error)]
+
+    task = partial(prepare_file, max_pixels=max_pixels)
+    return [page for pages in run_isolated(task, sources, died) for page in pages]
+
+
 def classify(classifier: Classifier, pages: Sequence[PreparedPage]) -> np.ndarray:
     """Stage 4: the readable pages' (N, 10) probabilities, a batch at a time."""
     images = [page.image for page in pages if page.image is not None]
@@ -241,6 +256,8 @@ def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> S
         return report
     check_output_target(options)
     with OutputLock(lock_path(options.out)):
+        for stale in remove_stale_temporaries(options.out):
+            log.warning("removed %s, left by a run that was killed while writing", stale)
         report = _scan(options, classifier)
         write_results(report.results, options.out, options.format, protect=options.csv_protection)
         write_manifest(manifest_path(options.out), build_manifest(options, report))
@@ -260,8 +277,10 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
     # overlaps with the first chunks, and workers fork from a parent that
     # holds no TensorFlow threads.
     task = partial(prepare_files, max_pixels=options.max_pixels)
+    died = partial(prepare_files_alone, max_pixels=options.max_pixels)
+    chunks = _chunks(todo, FILES_PER_TASK)
     in_flight = TASKS_IN_FLIGHT_PER_JOB * jobs
-    with ordered_map(task, _chunks(todo, FILES_PER_TASK), jobs, in_flight) as prepared:
+    with ordered_map(task, chunks, jobs, in_flight, on_worker_death=died) as prepared:
         timings = StageTimings()
         if classifier is None and todo:
             assert model_ref is not None
