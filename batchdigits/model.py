@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -66,11 +67,25 @@ class ModelRef:
         return float(self.metadata.get("temperature", 1.0))
 
     @cached_property
+    def content(self) -> bytes:
+        """The model file's bytes, read once: the run hashes and loads these
+        very bytes, so a model replaced while a run starts (``train`` or
+        ``learn`` finishing, a deployment) cannot give rows one model's
+        answers under another model's id."""
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise ModelError(
+                f"cannot read model {self.path}: {exc.strerror or exc}",
+                remedy="check the model file, or leave --model out to use the default model",
+            ) from exc
+
+    @cached_property
     def model_id(self) -> str:
         """A short, stable identity: the name plus a hash of the file's bytes,
         the calibration and the preprocessing version, since all three decide
         the results (``--incremental`` re-reads a file when this changes)."""
-        digest = hashlib.sha256(self.path.read_bytes())
+        digest = hashlib.sha256(self.content)
         digest.update(f"temperature={self.temperature!r}".encode())
         digest.update(f"preprocess={PREPROCESS_VERSION}".encode())
         return f"{self.metadata.get('name', self.path.stem)}-{digest.hexdigest()[:12]}"
@@ -133,7 +148,9 @@ class KerasClassifier:
 
         try:
             with interrupts_deferred():
-                self._model = keras.saving.load_model(ref.path, compile=False)
+                self._model = _load_snapshot(keras, ref)
+        except ModelError:
+            raise
         except Exception as exc:  # Keras raises many types for a bad file
             raise ModelError(
                 f"cannot load model {ref.path}: {type(exc).__name__}: {exc}".splitlines()[0],
@@ -165,6 +182,30 @@ class KerasClassifier:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for a batch."""
         return softmax(self.logits(images) / self.temperature)
+
+
+def _load_snapshot(keras: Any, ref: ModelRef) -> Any:
+    """Load the model from the very bytes ``ref`` hashed (see :attr:`ModelRef.content`).
+
+    Keras loads only from a path, so the bytes go to a private temporary
+    copy. Where even that cannot be written (a full disk, a file-size
+    limit), the model is loaded from its own path and checked against the
+    hash afterwards.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="batchdigits-model-") as folder:
+            copy = Path(folder) / MODEL_FILENAME
+            copy.write_bytes(ref.content)
+            return keras.saving.load_model(copy, compile=False)
+    except OSError:
+        pass
+    model = keras.saving.load_model(ref.path, compile=False)
+    if ModelRef(ref.path, ref.source, ref.metadata).model_id != ref.model_id:
+        raise ModelError(
+            f"model {ref.path} was replaced while it was being loaded",
+            remedy="run again once the new model is in place",
+        )
+    return model
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
