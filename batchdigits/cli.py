@@ -32,6 +32,9 @@ from .recipe import (
 )
 from .review import DEFAULT_REVIEW_BELOW
 
+#: Mirrors ``load.MAX_PIXELS`` (importing load would import Pillow for ``--help``).
+MAX_PIXELS = 150_000_000
+
 log = logging.getLogger("batchdigits")
 
 # "\b" tells Click to keep this paragraph's line breaks.
@@ -175,6 +178,15 @@ def scan(
         int, typer.Option("--batch-size", min=1, help="Images per model call.")
     ] = 256,
     jobs: JobsOption = 0,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels",
+            min=10_000,
+            help="Refuse images over this many pixels (decompression-bomb guard); "
+            "PDF pages are rendered below it.",
+        ),
+    ] = MAX_PIXELS,
     csv_protection: Annotated[
         bool,
         typer.Option(
@@ -214,6 +226,7 @@ def scan(
             review_below=review_below,
             batch_size=batch_size,
             jobs=jobs,
+            max_pixels=max_pixels,
             csv_protection=csv_protection,
             incremental=incremental,
             progress=None if not quiet else False,

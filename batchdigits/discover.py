@@ -1,9 +1,10 @@
 """Find the image files to scan, in a stable order.
 
-Files with an image extension Pillow knows, or that of a picture format it
-cannot decode (HEIC, PDF: ``load.UNDECODABLE_FORMATS``), are always taken, so
-a broken ``.png`` or an iPhone's ``.heic`` becomes an error row saying what is
-wrong rather than silently vanishing. Files with any other extension are
+Files with an image extension Pillow knows (with pillow-heif's HEIC/HEIF,
+and PDF), or that of a picture format that may not be decodable here
+(``load.UNDECODABLE_FORMATS``), are always taken, so a broken ``.png`` or an
+iPhone's ``.heic`` becomes an error row saying what is wrong rather than
+silently vanishing. Files with any other extension are
 taken only when Pillow recognises their content.
 """
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .pdf import PdfError, is_pdf, render_pages
 
 #: Images declaring more pixels than this are refused before decoding
 #: (decompression-bomb protection). 150 MP is well above any phone or scanner.
@@ -33,18 +36,22 @@ DRAFT_MIN_SIDE = 512
 _WHITE = (255, 255, 255, 255)
 
 _CONVERT = "convert it to PNG or JPEG and scan again"
-#: Formats people keep pictures of digits in that Pillow cannot decode (PDF
-#: it can only write). Files named so are still rows, saying what to do,
-#: instead of being skipped as non-images (HEIC: an iPhone's own photo
-#: format) or reported as an unknown format. Content decides first: a file
-#: named so that Pillow can read is read.
+try:  # HEIC/HEIF, an iPhone's own photo format (AVIF Pillow reads itself)
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    _HEIF_ADVICE = "corrupt HEIC/HEIF photo, pillow-heif cannot decode it"
+except ImportError:  # a platform without its wheel
+    _HEIF_ADVICE = f"HEIC/HEIF photo: pip install pillow-heif to read it, or {_CONVERT}"
+#: Formats people keep pictures of digits in that may not be decodable here.
+#: Files named so are still rows, saying what to do, instead of being
+#: skipped as non-images or reported as an unknown format. Content decides
+#: first: a file named so that can be read is read (PDF by its header).
 UNDECODABLE_FORMATS: dict[str, str] = {
-    ".heic": f"HEIC/HEIF photo, a format Pillow cannot decode: {_CONVERT}"
-    " (an iPhone saves JPEG under Settings > Camera > Formats > Most Compatible)",
-    ".heif": f"HEIC/HEIF photo, a format Pillow cannot decode: {_CONVERT}",
+    ".heic": _HEIF_ADVICE,
+    ".heif": _HEIF_ADVICE,
     ".jxl": f"JPEG XL image, a format Pillow cannot decode: {_CONVERT}",
-    ".pdf": "PDF document, not an image: export its pages as PNG or TIFF and scan those "
-    "(for example: pdftoppm -r 300 -png FILE.pdf page)",
+    ".pdf": "not a PDF: the file has no PDF header",
 }
 
 
@@ -56,20 +63,37 @@ class UnreadableImage(Exception):
 class Page:
     """One picture from a file: a 2-D uint8 array, 0 = black, 255 = white."""
 
-    number: int | None  # 1-based page of a multi-page TIFF, else None
+    number: int | None  # 1-based page of a PDF or multi-page TIFF, else None
     pixels: np.ndarray
     reduced: bool = False  # decoded below full size (JPEG draft mode)
 
 
 def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) -> list[Page]:
-    """Decode ``path`` into grayscale pages.
+    """Every page of ``path``, decoded (see :func:`iter_pages`)."""
+    return list(iter_pages(path, max_pixels=max_pixels, draft=draft))
 
-    Multi-page TIFFs give one page each. Animated GIF, PNG and WebP files give
-    their first frame only: that is the picture a viewer shows as a still.
+
+def iter_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) -> Iterator[Page]:
+    """Decode ``path`` into grayscale pages, one at a time.
+
+    PDFs and multi-page TIFFs give one page each, decoded only when the
+    caller asks for it, so a 500-page file holds one page in memory.
+    Animated GIF, PNG and WebP files give their first frame only: that is
+    the picture a viewer shows as a still. A page that fails raises
+    :class:`UnreadableImage` after the pages before it were given.
     """
+    if _empty(path):
+        raise UnreadableImage("empty file (0 bytes)")
+    if is_pdf(path):
+        try:
+            for number, pixels in render_pages(path, max_pixels=max_pixels):
+                yield Page(number, pixels)
+        except PdfError as exc:
+            raise UnreadableImage(str(exc)) from exc
+        except MemoryError as exc:
+            raise UnreadableImage("PDF page too large to render in memory") from exc
+        return
     try:
-        if path.stat().st_size == 0:
-            raise UnreadableImage("empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
@@ -80,11 +104,10 @@ def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
                         "(decompression-bomb protection); not decoded"
                     )
                 if image.format == "TIFF" and getattr(image, "n_frames", 1) > 1:
-                    pages = []
                     for index in range(image.n_frames):
                         image.seek(index)
-                        pages.append(Page(index + 1, to_grayscale(image)))
-                    return pages
+                        yield Page(index + 1, to_grayscale(image))
+                    return
                 if draft and image.format == "JPEG":
                     requested = None
                     if max(width, height) > 2 * DRAFT_MIN_SIDE:
@@ -92,7 +115,7 @@ def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
                         requested = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
                     image.draft("L" if image.mode in ("L", "RGB") else None, requested)
                 reduced = image.size != (width, height)
-                return [Page(None, to_grayscale(image), reduced)]
+                yield Page(None, to_grayscale(image), reduced)
     except UnreadableImage:
         raise
     except FileNotFoundError as exc:
@@ -112,6 +135,15 @@ def load_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
         raise UnreadableImage("image too large to decode in memory") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
         raise UnreadableImage(f"corrupt or truncated image data: {_describe(exc)}") from exc
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError as exc:
+        raise UnreadableImage("file disappeared before it could be read") from exc
+    except PermissionError as exc:
+        raise UnreadableImage("permission denied") from exc
 
 
 def _describe(exc: BaseException) -> str:

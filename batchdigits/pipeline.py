@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__
 from .discover import Discovery, SourceFile, discover_files, image_extensions
 from .errors import InputError, NoImagesError, OutputError
-from .load import UnreadableImage, load_pages
+from .load import Page, UnreadableImage, iter_pages, load_pages
 from .lock import OutputLock
 from .model import Classifier, KerasClassifier, resolve_model
 from .options import ScanOptions
@@ -101,44 +101,63 @@ def check_folder(folder: Path) -> None:
 
 
 def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
-    """Stages 2 and 3 for one file: decode its pages and put each in MNIST form."""
-    started = time.perf_counter()
-    try:
-        pages = load_pages(source.path, max_pixels=max_pixels)
-    except UnreadableImage as exc:
-        return [PreparedPage(source, None, None, str(exc))]
-    except Exception as exc:  # a crashing decoder must cost one row, not the run
-        return [PreparedPage(source, None, None, f"decoder failed: {_describe(exc)}")]
-    decode_seconds = time.perf_counter() - started
-    prepared = []
-    for page in pages:
+    """Stages 2 and 3 for one file: decode its pages and put each in MNIST form.
+
+    Pages are decoded one at a time and only their MNIST form is kept, so a
+    500-page PDF holds one page's pixels at a time. A page that cannot be
+    decoded ends the file with an error row; the pages before it keep theirs.
+    """
+    prepared: list[PreparedPage] = []
+    pages: Iterator[Page] | None = None
+    while True:
         started = time.perf_counter()
         try:
-            error = ""
-            min_digit = TRUST_REDUCED_ABOVE if page.reduced else 0
-            image, whole_page = mnist_readings(page.pixels, min_digit=min_digit)
-            if image is None and page.reduced:
-                # Nothing, or only a small digit, in a JPEG decoded at reduced
-                # size: the reduction may have cost the detail. Decode it whole.
-                (full,) = load_pages(source.path, max_pixels=max_pixels, draft=False)
-                image, whole_page = mnist_readings(full.pixels)
+            if pages is None:
+                pages = iter_pages(source.path, max_pixels=max_pixels)
+            page = next(pages, None)
         except UnreadableImage as exc:
-            image, whole_page, error = None, None, str(exc)
-        except Exception as exc:  # likewise a preprocessing bug on an odd image
-            image, whole_page = None, None
-            error = f"internal error while preprocessing: {_describe(exc)}"
-        prepared.append(
-            PreparedPage(
-                source,
-                page.number,
-                image,
-                error,
-                whole_page=whole_page,
-                decode_seconds=decode_seconds / len(pages),
-                preprocess_seconds=time.perf_counter() - started,
-            )
-        )
-    return prepared
+            error = str(exc)
+        except Exception as exc:  # a crashing decoder must cost one row, not the run
+            error = f"decoder failed: {_describe(exc)}"
+        else:
+            if page is None:
+                return prepared
+            decode_seconds = time.perf_counter() - started
+            prepared.append(prepare_page(source, page, decode_seconds, max_pixels=max_pixels))
+            continue
+        number = prepared[-1].page + 1 if prepared and prepared[-1].page else None
+        prepared.append(PreparedPage(source, number, None, error))
+        return prepared
+
+
+def prepare_page(
+    source: SourceFile, page: Page, decode_seconds: float, *, max_pixels: int
+) -> PreparedPage:
+    """Stage 3 for one decoded page: its MNIST-form readings, or why there are none."""
+    started = time.perf_counter()
+    try:
+        error = ""
+        min_digit = TRUST_REDUCED_ABOVE if page.reduced else 0
+        image, whole_page = mnist_readings(page.pixels, min_digit=min_digit)
+        if image is None and page.reduced:
+            # Nothing, or only a small digit, in a JPEG decoded at reduced
+            # size: the reduction may have cost the detail. Decode it whole.
+            (full,) = load_pages(source.path, max_pixels=max_pixels, draft=False)
+            image, whole_page = mnist_readings(full.pixels)
+    except UnreadableImage as exc:
+        image, whole_page, error = None, None, str(exc)
+    except Exception as exc:  # likewise a preprocessing bug on an odd image
+        image, whole_page = None, None
+        error = f"internal error while preprocessing: {_describe(exc)}"
+    return PreparedPage(
+        source,
+        page.number,
+        image,
+        error,
+        whole_page=whole_page,
+        decode_seconds=decode_seconds,
+        preprocess_seconds=time.perf_counter() - started,
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -70,8 +70,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "checksum.png": ("unreadable", "corrupt"),
     "text.png": ("unreadable", "not an image"),
     "bomb.png": ("unreadable", "decompression-bomb"),
-    "iphone.heic": ("unreadable", "HEIC/HEIF photo, a format Pillow cannot decode"),
-    "scans.pdf": ("unreadable", "PDF document, not an image: export its pages"),
+    "iphone.heic": ("unreadable", "corrupt HEIC/HEIF photo"),
+    "damaged.pdf": ("unreadable", "damaged PDF"),
     "tiny_1x1.png": ("blank", ""),
     "white_page.png": ("blank", ""),
 }
@@ -90,6 +90,7 @@ def make_bad_folder(folder: Path) -> Path:
     # The start of an iPhone photo: an ISO box naming the HEIC brand.
     (folder / "iphone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
     Image.fromarray(draw_digit("7")).save(folder / "scans.pdf")
+    (folder / "damaged.pdf").write_bytes((folder / "scans.pdf").read_bytes()[:300])
     Image.new("L", (1, 1), 0).save(folder / "tiny_1x1.png")
     Image.new("RGB", (800, 600), "white").save(folder / "white_page.png")
     frames = [Image.fromarray(draw_digit(d)) for d in "107"]
@@ -105,7 +106,7 @@ def test_every_bad_input_is_a_row(tmp_path: Path) -> None:
     folder = make_bad_folder(tmp_path / "in")
     report = run_scan(ScanOptions(folder=folder, jobs=1), classifier=CountingClassifier())
     rows = {r.file: r for r in report.results}
-    assert set(rows) == {"good.png", "animated.gif", *EXPECTED, *AWKWARD_NAMES}
+    assert set(rows) == {"good.png", "animated.gif", "scans.pdf", *EXPECTED, *AWKWARD_NAMES}
     for name, (reason, error_words) in EXPECTED.items():
         row = rows[name]
         assert row.needs_review and row.reason == reason, name
@@ -113,6 +114,8 @@ def test_every_bad_input_is_a_row(tmp_path: Path) -> None:
         assert row.digit is None
     # An animated GIF is read as its first frame: one row, a digit.
     assert rows["animated.gif"].digit is not None and not rows["animated.gif"].error
+    # A PDF is read page by page.
+    assert rows["scans.pdf"].page == 1 and rows["scans.pdf"].digit is not None
     assert report.summary.errors == 8 and report.summary.blank == 2
 
 
@@ -208,7 +211,7 @@ def test_cli_on_bad_folder_exits_3_with_every_row(tmp_path: Path) -> None:
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
     rows = {r["file"]: r for r in read_results(out, OutputFormat.CSV)}
-    assert len(rows) == 2 + len(EXPECTED) + len(AWKWARD_NAMES)
+    assert len(rows) == 3 + len(EXPECTED) + len(AWKWARD_NAMES)  # good.png, the GIF, the PDF
     for name in EXPECTED:
         assert rows[name]["needs_review"] is True
     # Every message about a file names it, on stderr and in the log file.

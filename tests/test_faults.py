@@ -169,16 +169,16 @@ CRASHING_SCAN = textwrap.dedent(
     from batchdigits import pipeline
     from batchdigits.options import ScanOptions
 
-    real_load_pages = pipeline.load_pages
+    real_iter_pages = pipeline.iter_pages
 
-    def load_pages(path, **kwargs):
+    def iter_pages(path, **kwargs):
         if path.name == "segfault.png":
             ctypes.string_at(0)  # a decoder bug: reads address 0
         if path.name == "killed.png":
             os.kill(os.getpid(), signal.SIGKILL)  # the OOM killer, say
-        return real_load_pages(path, **kwargs)
+        return real_iter_pages(path, **kwargs)
 
-    pipeline.load_pages = load_pages
+    pipeline.iter_pages = iter_pages
 
     class Model:
         model_id = "fake"

@@ -102,14 +102,14 @@ def test_crashing_decoder_costs_one_row(
     tmp_path: Path, counting_classifier: CountingClassifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_digit_folder(tmp_path / "in", count=3)
-    real = pipeline.load_pages
+    real = pipeline.iter_pages
 
     def flaky(path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
         if path.name == "digit_01.png":
             raise RuntimeError("decoder exploded")
         return real(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "load_pages", flaky)
+    monkeypatch.setattr(pipeline, "iter_pages", flaky)
     report = scan(tmp_path / "in", counting_classifier)
     errors = {r.file: r.error for r in report.results if r.error}
     assert errors == {"digit_01.png": "decoder failed: RuntimeError: decoder exploded"}
