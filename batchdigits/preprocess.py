@@ -15,6 +15,7 @@ model's normalisation so that the two cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -83,7 +84,26 @@ def to_mnist(gray: np.ndarray, *, min_digit: int = 0) -> np.ndarray | None:
 def mnist_readings(
     gray: np.ndarray, *, min_digit: int = 0, whole_page: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """:func:`to_mnist`'s reading, and the whole-page reading where it differs.
+    """:func:`to_mnist`'s reading, and the whole-page reading where it differs
+    (see :func:`read_page`, which also says where the digit is)."""
+    reading = read_page(gray, min_digit=min_digit, whole_page=whole_page)
+    return reading.first, reading.whole_page
+
+
+#: A box in a picture: (top, left, bottom, right), in its pixels.
+Box = tuple[int, int, int, int]
+
+
+class PageReading(NamedTuple):
+    """What preprocessing read on one page."""
+
+    first: np.ndarray | None  # the 28x28 reading, None for a blank page
+    whole_page: np.ndarray | None  # the whole-page reading, where it differs
+    box: Box | None  # where the first reading's ink lies on the page
+
+
+def read_page(gray: np.ndarray, *, min_digit: int = 0, whole_page: bool = True) -> PageReading:
+    """The page's readings in MNIST form, and where the digit was found.
 
     The first reading keeps the digit's biggest piece and the strokes close
     to it. A digit written with a pen that skips, or faint enough to break
@@ -93,7 +113,8 @@ def mnist_readings(
     the edge still excluded) as the digit, since a page holds one digit. It
     is ``None`` where it is the same picture, or with ``whole_page=False``;
     the pipeline asks the model about it only when the first reading is
-    unsure (see ``pipeline.SECOND_READING_BELOW``).
+    unsure (see ``pipeline.SECOND_READING_BELOW``). The box lets a reviewer
+    be shown the digit as written (the review workbook's thumbnails).
     """
     image = np.asarray(gray, dtype=np.float32)
     if image.ndim != 2:
@@ -101,15 +122,15 @@ def mnist_readings(
     try:
         readings = _readings(image, refine=True, min_digit=min_digit, whole_page=whole_page)
     except _DigitTooSmall:
-        return None, None
-    if readings[0] is None and max(image.shape) > 2 * _WORK_MAX and not min_digit:
+        return PageReading(None, None, None)
+    if readings.first is None and max(image.shape) > 2 * _WORK_MAX and not min_digit:
         # Nothing at working size may still be a small digit on a big page,
         # shrunk there to a few faint pixels: search again at a finer size.
         readings = _readings(image, refine=True, work_max=_SEARCH_MAX, whole_page=whole_page)
-    first, second = readings
+    first, second = readings.first, readings.whole_page
     if first is None or second is None or np.array_equal(first, second):
-        return first, None
-    return first, second
+        return PageReading(first, None, readings.box if first is not None else None)
+    return readings
 
 
 class _DigitTooSmall(Exception):
@@ -141,18 +162,20 @@ def _readings(
     work_max: int = _WORK_MAX,
     min_digit: int = 0,
     whole_page: bool = False,
-) -> tuple[np.ndarray | None, np.ndarray | None]:
+) -> PageReading:
     """The first reading, and with ``whole_page`` the whole-page one (``None``
-    where it keeps the same pieces). The ink is found once for both."""
+    where it keeps the same pieces), and the first one's box in ``image``.
+    The ink is found once for both."""
     if min(image.shape) < 2:
-        return None, None
+        return PageReading(None, None, None)
     found = _find_ink(image, work_max)
     pieces = None if found is None else _find_pieces(found.mask, found.ink, found.scale)
     if found is None or pieces is None:
-        return None, None
+        return PageReading(None, None, None)
     selected = _join_pieces(pieces)
     if _longest_side(selected) / found.scale < min_digit:
         raise _DigitTooSmall
+    box = _original_box(image.shape, found, selected)
     everything = _join_pieces(pieces, whole_page=True) if whole_page else None
     if everything is not None and np.array_equal(everything, selected):
         everything = None
@@ -162,20 +185,42 @@ def _readings(
     if region is None:
         first = _shape_digit(selected, reread=not refine)
         if everything is None:
-            return first, None
-        return first, _shape_digit(everything, reread=not refine)
+            return PageReading(first, None, box)
+        return PageReading(first, _shape_digit(everything, reread=not refine), box)
     # A small digit in a big picture: read it again from the original
     # pixels around it, where it has the detail the working copy lost.
     if everything is None and whole_page:
-        return _readings(image[region], refine=False, whole_page=True)
-    first = _readings(image[region], refine=False)[0]
+        again = _readings(image[region], refine=False, whole_page=True)
+        return again._replace(box=_within(again.box, region) or box)
+    again = _readings(image[region], refine=False)
+    first, box = again.first, _within(again.box, region) or box
     if everything is None:
-        return first, None
+        return PageReading(first, None, box)
     other = _refine_region(image.shape, found, everything)
     if other is None:
-        return first, _shape_digit(everything)
+        return PageReading(first, _shape_digit(everything), box)
     second = _readings(image[other], refine=False, whole_page=True)
-    return first, second[0] if second[1] is None else second[1]
+    return PageReading(first, second.first if second.whole_page is None else second.whole_page, box)
+
+
+def _original_box(shape: tuple[int, ...], found: _Ink, mask: np.ndarray) -> Box:
+    """Where ``mask`` (the working copy's) lies in the original picture."""
+    rows, cols = _bbox(mask)
+    scale = found.scale
+    return (
+        max(0, int((rows.start + found.top) / scale)),
+        max(0, int((cols.start + found.left) / scale)),
+        min(shape[0], int(np.ceil((rows.stop + found.top) / scale))),
+        min(shape[1], int(np.ceil((cols.stop + found.left) / scale))),
+    )
+
+
+def _within(box: Box | None, region: tuple[slice, slice]) -> Box | None:
+    """A box found in ``image[region]``, in ``image``'s pixels."""
+    if box is None:
+        return None
+    top, left = region[0].start, region[1].start
+    return box[0] + top, box[1] + left, box[2] + top, box[3] + left
 
 
 def _refine_region(
