@@ -24,12 +24,26 @@ from .load import UNDECODABLE_FORMATS
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One file found under the scanned folder."""
+    """One file found under the scanned folder.
 
-    path: Path
+    The folder is one string shared by every file, and the path is built when
+    asked for: a folder of a million files holds a million of these at once.
+    """
+
+    folder: str
     relative: str  # '/'-separated, relative to the scanned folder
     size: int
     mtime_ns: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder, self.relative)
+
+    @classmethod
+    def of(cls, path: Path) -> SourceFile:
+        """A file on its own, as if found in its folder (benchmarks, tests)."""
+        info = path.stat()
+        return cls(str(path.parent), path.name, info.st_size, info.st_mtime_ns)
 
 
 @dataclass
@@ -78,6 +92,7 @@ def discover_files(
     found: list[SourceFile] = []
     non_images = 0
     visited: set[tuple[int, int]] = set()
+    top = str(root)
 
     unreadable: list[str] = []
 
@@ -116,13 +131,13 @@ def discover_files(
             except OSError:
                 # A dangling symlink or a file that vanished: still a row, so
                 # the user learns it could not be read.
-                found.append(SourceFile(path, relative, -1, 0))
+                found.append(SourceFile(top, relative, -1, 0))
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
             if path.suffix.lower() not in extensions and not _looks_like_image(path):
                 non_images += 1
                 continue
-            found.append(SourceFile(path, relative, info.st_size, info.st_mtime_ns))
+            found.append(SourceFile(top, relative, info.st_size, info.st_mtime_ns))
     found.sort(key=lambda f: f.relative)
     return Discovery(found, non_images, unreadable)

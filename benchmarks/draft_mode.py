@@ -56,8 +56,7 @@ def prepare_both(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     blank = np.zeros((MNIST_SIDE, MNIST_SIDE), np.uint8)
     drafted, full = [], []
     for path in paths:
-        stat = path.stat()
-        source = SourceFile(path, path.name, stat.st_size, stat.st_mtime_ns)
+        source = SourceFile.of(path)
         (page,) = prepare_file(source, max_pixels=10**9)
         drafted.append(blank if page.image is None else page.image)
         image = to_mnist(load_pages(path, draft=False)[0].pixels)

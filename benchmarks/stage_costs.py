@@ -98,8 +98,7 @@ def lite_runtime(classifier: KerasClassifier, batch: np.ndarray) -> tuple[float,
 
 def prepare_as_worker(path: Path) -> None:
     """A file as a scan worker prepares it: decode, preprocess, re-decode if needed."""
-    stat = path.stat()
-    prepare_file(SourceFile(path, path.name, stat.st_size, stat.st_mtime_ns), max_pixels=MAX_PIXELS)
+    prepare_file(SourceFile.of(path), max_pixels=MAX_PIXELS)
 
 
 def compiled_ms(
