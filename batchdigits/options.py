@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from .load import MAX_PIXELS
+from .results import ScanResult
 from .review import DEFAULT_REVIEW_BELOW
 
 DEFAULT_BATCH_SIZE = 256
@@ -15,6 +16,13 @@ DEFAULT_BATCH_SIZE = 256
 class OutputFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
+
+
+class WorkbookRows(StrEnum):
+    """Which rows the review workbook holds."""
+
+    FLAGGED = "flagged"
+    ALL = "all"
 
 
 @dataclass
@@ -40,6 +48,9 @@ class ScanOptions:
     incremental: bool = False
     #: Show a progress bar; None shows one only when stderr is a terminal.
     progress: bool | None = None
+    #: Also write a review workbook (.xlsx) with a picture of each row there.
+    workbook: Path | None = None
+    workbook_rows: WorkbookRows = WorkbookRows.FLAGGED
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
@@ -47,6 +58,9 @@ class ScanOptions:
             self.out = Path(self.out)
         if self.model is not None:
             self.model = Path(self.model)
+        if self.workbook is not None:
+            self.workbook = Path(self.workbook)
+        self.workbook_rows = WorkbookRows(self.workbook_rows)
         self.format = OutputFormat(self.format)
         self.include = tuple(self.include)
         self.exclude = tuple(self.exclude)
@@ -56,6 +70,12 @@ class ScanOptions:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.jobs < 0:
             raise ValueError(f"jobs must be 0 (all cores) or more, got {self.jobs}")
+
+    def wants_pictures(self, result: ScanResult) -> bool:
+        """Whether the review workbook shows this row (and so needs its pictures)."""
+        if self.workbook is None:
+            return False
+        return self.workbook_rows is WorkbookRows.ALL or result.needs_review
 
     @property
     def to_stdout(self) -> bool:

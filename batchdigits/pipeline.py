@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,9 +30,10 @@ from .model import Classifier, KerasClassifier, resolve_model
 from .options import ScanOptions
 from .output import read_results, remove_stale_temporaries, write_manifest, write_results
 from .parallel import available_cores, ordered_map, run_isolated
-from .preprocess import mnist_readings
-from .results import COLUMNS, ScanReport, ScanResult, ScanSummary, StageTimings
+from .preprocess import PageReading, read_page
+from .results import COLUMNS, RowKey, RowPictures, ScanReport, ScanResult, ScanSummary, StageTimings
 from .review import Reason, review
+from .thumbnails import thumbnail
 
 log = logging.getLogger("batchdigits")
 
@@ -65,6 +67,7 @@ class PreparedPage:
     image: np.ndarray | None
     error: str = ""
     whole_page: np.ndarray | None = None  # the whole-page reading, where it differs
+    thumbnail: bytes | None = None  # JPEG of the page around the digit (review workbook)
     decode_seconds: float = 0.0
     preprocess_seconds: float = 0.0
 
@@ -76,6 +79,8 @@ def discover_images(options: ScanOptions) -> Discovery:
     skip: list[Path] = []
     if options.out is not None and not options.to_stdout:
         skip += [options.out, manifest_path(options.out), lock_path(options.out)]
+    if options.workbook is not None:
+        skip.append(options.workbook)
     discovery = discover_files(
         folder,
         include=options.include,
@@ -100,7 +105,9 @@ def check_folder(folder: Path) -> None:
         raise InputError(f"not a folder: {folder}", remedy="pass the folder that holds the scans")
 
 
-def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
+def prepare_file(
+    source: SourceFile, *, max_pixels: int, pictures: bool = False
+) -> list[PreparedPage]:
     """Stages 2 and 3 for one file: decode its pages and put each in MNIST form.
 
     Pages are decoded one at a time and only their MNIST form is kept, so a
@@ -123,7 +130,9 @@ def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
             if page is None:
                 return prepared
             decode_seconds = time.perf_counter() - started
-            prepared.append(prepare_page(source, page, decode_seconds, max_pixels=max_pixels))
+            prepared.append(
+                prepare_page(source, page, decode_seconds, max_pixels=max_pixels, pictures=pictures)
+            )
             continue
         number = prepared[-1].page + 1 if prepared and prepared[-1].page else None
         prepared.append(PreparedPage(source, number, None, error))
@@ -131,30 +140,40 @@ def prepare_file(source: SourceFile, *, max_pixels: int) -> list[PreparedPage]:
 
 
 def prepare_page(
-    source: SourceFile, page: Page, decode_seconds: float, *, max_pixels: int
+    source: SourceFile,
+    page: Page,
+    decode_seconds: float,
+    *,
+    max_pixels: int,
+    pictures: bool = False,
 ) -> PreparedPage:
-    """Stage 3 for one decoded page: its MNIST-form readings, or why there are none."""
+    """Stage 3 for one decoded page: its MNIST-form readings, or why there are
+    none; with ``pictures``, also a thumbnail of the page around the digit."""
     started = time.perf_counter()
+    error, picture, pixels = "", None, page.pixels
     try:
-        error = ""
         min_digit = TRUST_REDUCED_ABOVE if page.reduced else 0
-        image, whole_page = mnist_readings(page.pixels, min_digit=min_digit)
-        if image is None and page.reduced:
+        reading = read_page(pixels, min_digit=min_digit)
+        if reading.first is None and page.reduced:
             # Nothing, or only a small digit, in a JPEG decoded at reduced
             # size: the reduction may have cost the detail. Decode it whole.
             (full,) = load_pages(source.path, max_pixels=max_pixels, draft=False)
-            image, whole_page = mnist_readings(full.pixels)
+            pixels = full.pixels
+            reading = read_page(pixels)
+        if pictures:
+            picture = thumbnail(pixels, reading.box)
     except UnreadableImage as exc:
-        image, whole_page, error = None, None, str(exc)
+        reading, error = PageReading(None, None, None), str(exc)
     except Exception as exc:  # likewise a preprocessing bug on an odd image
-        image, whole_page = None, None
+        reading = PageReading(None, None, None)
         error = f"internal error while preprocessing: {_describe(exc)}"
     return PreparedPage(
         source,
         page.number,
-        image,
+        reading.first,
         error,
-        whole_page=whole_page,
+        whole_page=reading.whole_page,
+        thumbnail=picture,
         decode_seconds=decode_seconds,
         preprocess_seconds=time.perf_counter() - started,
     )
@@ -165,13 +184,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def prepare_files(sources: Sequence[SourceFile], *, max_pixels: int) -> list[PreparedPage]:
+def prepare_files(
+    sources: Sequence[SourceFile], *, max_pixels: int, pictures: bool = False
+) -> list[PreparedPage]:
     """One worker task: :func:`prepare_file` over a chunk of files."""
-    return [page for source in sources for page in prepare_file(source, max_pixels=max_pixels)]
+    return [
+        page
+        for source in sources
+        for page in prepare_file(source, max_pixels=max_pixels, pictures=pictures)
+    ]
 
 
 def prepare_files_alone(
-    sources: Sequence[SourceFile], reason: str, *, max_pixels: int
+    sources: Sequence[SourceFile], reason: str, *, max_pixels: int, pictures: bool = False
 ) -> list[PreparedPage]:
     """A worker died preparing ``sources`` (and did again when they were retried
     alone): prepare each file in a worker of its own, so that only the file
@@ -181,15 +206,21 @@ def prepare_files_alone(
         error = f"decoder crashed: {reason} while reading this file"
         return [PreparedPage(source, None, None, error)]
 
-    task = partial(prepare_file, max_pixels=max_pixels)
+    task = partial(prepare_file, max_pixels=max_pixels, pictures=pictures)
     return [page for pages in run_isolated(task, sources, died) for page in pages]
 
 
-def classify(classifier: Classifier, pages: Sequence[PreparedPage]) -> np.ndarray:
-    """Stage 4: the readable pages' (N, 10) probabilities, a batch at a time."""
+def classify(classifier: Classifier, pages: Sequence[PreparedPage]) -> Classified:
+    """Stage 4: the readable pages' (N, 10) probabilities, a batch at a time,
+    and which of each page's readings they are of."""
     images = [page.image for page in pages if page.image is not None]
     whole_pages = [page.whole_page for page in pages if page.image is not None]
-    return predict_readings(classifier, images, whole_pages)
+    return choose_readings(classifier, images, whole_pages)
+
+
+class Classified(NamedTuple):
+    probabilities: np.ndarray  # (N, 10)
+    whole_page_used: np.ndarray  # (N,) bool: the answer is the whole-page reading's
 
 
 def predict_readings(
@@ -197,10 +228,20 @@ def predict_readings(
     images: Sequence[np.ndarray],
     whole_pages: Sequence[np.ndarray | None],
 ) -> np.ndarray:
+    """The probabilities of :func:`choose_readings`."""
+    return choose_readings(classifier, images, whole_pages).probabilities
+
+
+def choose_readings(
+    classifier: Classifier,
+    images: Sequence[np.ndarray],
+    whole_pages: Sequence[np.ndarray | None],
+) -> Classified:
     """One model call for the first readings; where the model is unsure of
     one and the page has a whole-page reading, one more call for those, and
     whichever reading the model is surer of is kept."""
     probabilities = np.array(classifier.predict(np.stack(images)))
+    used = np.zeros(len(images), dtype=bool)
     unsure = [
         row
         for row, whole_page in enumerate(whole_pages)
@@ -210,7 +251,8 @@ def predict_readings(
         second = classifier.predict(np.stack([whole_pages[row] for row in unsure]))
         surer = second.max(axis=1) > probabilities[unsure].max(axis=1)
         probabilities[np.asarray(unsure)[surer]] = second[surer]
-    return probabilities
+        used[np.asarray(unsure)[surer]] = True
+    return Classified(probabilities, used)
 
 
 def review_page(
@@ -262,16 +304,21 @@ def _progress_bar(options: ScanOptions, total: int) -> Callable[[int], None]:
 
 
 def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> ScanReport:
-    """Run the whole pipeline and, when ``options.out`` is set, write the results.
+    """Run the whole pipeline and write what ``options`` asks for: the results
+    (``out``), their manifest, and the review workbook (``workbook``).
 
     ``classifier`` replaces the Keras model (tests inject fakes here).
     """
     check_folder(options.folder)
-    if options.out is None:
-        return _scan(options, classifier)
-    if options.to_stdout:
+    if options.workbook is not None:
+        check_writable_target(options.workbook, "--workbook", "review.xlsx")
+    if options.out is None or options.to_stdout:
         report = _scan(options, classifier)
-        write_results(report.results, options.out, options.format, protect=options.csv_protection)
+        if options.out is not None:
+            write_results(
+                report.results, options.out, options.format, protect=options.csv_protection
+            )
+        _write_workbook(options, report)
         return report
     check_output_target(options)
     with OutputLock(lock_path(options.out)):
@@ -280,7 +327,16 @@ def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> S
         report = _scan(options, classifier)
         write_results(report.results, options.out, options.format, protect=options.csv_protection)
         write_manifest(manifest_path(options.out), build_manifest(options, report))
+        _write_workbook(options, report)
     return report
+
+
+def _write_workbook(options: ScanOptions, report: ScanReport) -> None:
+    if options.workbook is None:
+        return
+    from .workbook import write_workbook
+
+    write_workbook(options.workbook, report, folder=options.folder, rows=options.workbook_rows)
 
 
 def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
@@ -295,8 +351,9 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
     # Start decoding before loading the model: TensorFlow's start-up then
     # overlaps with the first chunks, and workers fork from a parent that
     # holds no TensorFlow threads.
-    task = partial(prepare_files, max_pixels=options.max_pixels)
-    died = partial(prepare_files_alone, max_pixels=options.max_pixels)
+    pictures = options.workbook is not None
+    task = partial(prepare_files, max_pixels=options.max_pixels, pictures=pictures)
+    died = partial(prepare_files_alone, max_pixels=options.max_pixels, pictures=pictures)
     chunks = _chunks(todo, FILES_PER_TASK)
     in_flight = TASKS_IN_FLIGHT_PER_JOB * jobs
     with ordered_map(task, chunks, jobs, in_flight, on_worker_death=died) as prepared:
@@ -306,7 +363,9 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
             loading = time.perf_counter()
             classifier = KerasClassifier(model_ref, threads=jobs)
             timings.model_load = time.perf_counter() - loading
-        results = _classify_all(options, prepared, classifier, model_id, len(todo), timings)
+        results, row_pictures = _classify_all(
+            options, prepared, classifier, model_id, len(todo), timings
+        )
     results += reused
     results.sort(key=lambda r: r.sort_key)
     summary = ScanSummary(
@@ -327,6 +386,7 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
         review_below=options.review_below,
         started=started_at,
         finished=datetime.now(UTC),
+        pictures=row_pictures,
     )
 
 
@@ -337,21 +397,29 @@ def _classify_all(
     model_id: str,
     files: int,
     timings: StageTimings,
-) -> list[ScanResult]:
-    """Stages 4 and 5 over the prepared pages: full batches to the model, then review."""
+) -> tuple[list[ScanResult], dict[RowKey, RowPictures]]:
+    """Stages 4 and 5 over the prepared pages: full batches to the model, then
+    review; and the pictures of the rows that go in the review workbook."""
     advance = _progress_bar(options, files)
     results: list[ScanResult] = []
+    pictures: dict[RowKey, RowPictures] = {}
     waiting: list[PreparedPage] = []
+
+    def add(page: PreparedPage, probs: np.ndarray | None, reading: np.ndarray | None) -> None:
+        result = review_page(page, probs, model_id=model_id, review_below=options.review_below)
+        results.append(result)
+        if options.wants_pictures(result):
+            pictures[result.key] = RowPictures(page.thumbnail, reading)
 
     def run_batch(batch: list[PreparedPage]) -> None:
         assert classifier is not None
         predicting = time.perf_counter()
-        probabilities = classify(classifier, batch)
+        classified = classify(classifier, batch)
         timings.model += time.perf_counter() - predicting
-        for page, probs in zip(batch, probabilities, strict=True):
-            results.append(
-                review_page(page, probs, model_id=model_id, review_below=options.review_below)
-            )
+        for page, probs, whole in zip(
+            batch, classified.probabilities, classified.whole_page_used, strict=True
+        ):
+            add(page, probs, page.whole_page if whole else page.image)
 
     for chunk in prepared:
         for page in chunk:
@@ -360,9 +428,7 @@ def _classify_all(
             if page.image is None:
                 if page.error:
                     log.warning("%s: %s", page.source.relative, page.error)
-                results.append(
-                    review_page(page, None, model_id=model_id, review_below=options.review_below)
-                )
+                add(page, None, None)
             else:
                 waiting.append(page)
         while len(waiting) >= options.batch_size:
@@ -371,7 +437,7 @@ def _classify_all(
         advance(len({page.source.relative for page in chunk}))
     if waiting:
         run_batch(waiting)
-    return results
+    return results, pictures
 
 
 def lock_path(out: Path) -> Path:
@@ -390,7 +456,8 @@ def reuse_previous(
     A file's rows are reused when its path, size and modification time and the
     model are unchanged and it did not fail to load before. The review flag
     is recomputed, so a new ``--review-below`` applies to old rows too.
-    Files that no longer exist simply have no rows any more.
+    Files that no longer exist simply have no rows any more. A file whose
+    rows go in the review workbook is read again: its pictures are needed.
     """
     out = options.out
     if not options.incremental or out is None or options.to_stdout or not out.exists():
@@ -414,8 +481,9 @@ def reuse_previous(
             and not row["error"]
             for row in rows
         )
-        if unchanged:
-            reused += [rereview(row, options.review_below) for row in rows]
+        again = [rereview(row, options.review_below) for row in rows] if unchanged else []
+        if again and not any(options.wants_pictures(result) for result in again):
+            reused += again
         else:
             todo.append(source)
     log.info("incremental: reusing %d files, processing %d", len(files) - len(todo), len(todo))
@@ -460,16 +528,20 @@ def build_manifest(options: ScanOptions, report: ScanReport) -> dict[str, object
 def check_output_target(options: ScanOptions) -> None:
     """Refuse an output that cannot be written or that is one of the inputs."""
     assert options.out is not None
-    out = options.out
+    check_writable_target(options.out, "--out", "results.csv")
+
+
+def check_writable_target(out: Path, option: str, example: str) -> None:
+    """Refuse a file to write that is a folder, lies in no folder, or looks like an input."""
     if out.is_dir():
-        raise OutputError(f"output is a folder: {out}", remedy="give a file name, e.g. results.csv")
+        raise OutputError(f"output is a folder: {out}", remedy=f"give a file name, e.g. {example}")
     if not out.parent.exists() and str(out.parent):
         raise OutputError(
             f"output folder does not exist: {out.parent}",
-            remedy="create it first, or choose another --out",
+            remedy=f"create it first, or choose another {option}",
         )
     if out.suffix.lower() in image_extensions():
         raise OutputError(
             f"refusing to write results to {out}: that is an image file name, probably an input",
-            remedy="choose an --out ending in .csv or .jsonl",
+            remedy=f"choose another {option}, e.g. {example}",
         )

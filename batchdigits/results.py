@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 #: Output columns, in order. The first four are a fixed contract.
@@ -73,6 +74,24 @@ class ScanResult:
     def sort_key(self) -> tuple[str, int]:
         return (self.file, self.page or 0)
 
+    @property
+    def key(self) -> RowKey:
+        """Which row this is: the file and its page."""
+        return (self.file, self.page)
+
+
+#: A row's identity: (file relative to the scanned folder, page or None).
+RowKey = tuple[str, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RowPictures:
+    """What a reviewer is shown of a row: the page around the digit (JPEG),
+    and the 28x28 picture the model read (None for blank and unreadable pages)."""
+
+    thumbnail: bytes | None
+    reading: np.ndarray | None
+
 
 @dataclass
 class StageTimings:
@@ -119,6 +138,8 @@ class ScanReport:
     review_below: float
     started: datetime
     finished: datetime
+    #: Pictures of the rows that go in the review workbook (empty without one).
+    pictures: dict[RowKey, RowPictures] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         return results_frame(self.results)

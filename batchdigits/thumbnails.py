@@ -1,0 +1,51 @@
+"""Small pictures of what was read, for a person reviewing the rows.
+
+Made in the worker that decoded the page (the pixels are there then; the
+workbook never decodes a file again) and kept only for the rows that go in
+the review workbook.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from .preprocess import Box
+
+#: Longest side of a thumbnail, in pixels: a digit reads at a glance at this
+#: size, and a JPEG of it is 1-4 KB.
+THUMBNAIL_SIDE = 96
+#: Paper kept around the digit's box, as a share of its longer side: enough
+#: to show a neighbour or a ruled line that may explain a misreading.
+MARGIN = 0.35
+#: The 28x28 picture the model saw, enlarged this many times (pixels kept sharp).
+READING_ZOOM = 3
+
+
+def thumbnail(pixels: np.ndarray, box: Box | None) -> bytes:
+    """A JPEG of the page cropped around ``box`` (the whole page without one)."""
+    height, width = pixels.shape
+    if box is not None:
+        top, left, bottom, right = box
+        margin = int(max(bottom - top, right - left) * MARGIN) + 4
+        pixels = pixels[
+            max(0, top - margin) : min(height, bottom + margin),
+            max(0, left - margin) : min(width, right + margin),
+        ]
+    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "L")
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def reading_png(reading: np.ndarray) -> bytes:
+    """The model's 28x28 input as a PNG, enlarged, white ink on black as it saw it."""
+    image = Image.fromarray(np.asarray(reading, dtype=np.uint8), "L")
+    side = reading.shape[0] * READING_ZOOM
+    image = image.resize((side, side), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
