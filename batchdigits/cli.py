@@ -32,6 +32,9 @@ from .recipe import (
 )
 from .review import DEFAULT_REVIEW_BELOW
 
+#: Mirrors ``learn.DEFAULT_COPIES`` (importing learn would import numpy for ``--help``).
+DEFAULT_COPIES = 20
+
 #: Mirrors ``load.MAX_PIXELS`` (importing load would import Pillow for ``--help``).
 MAX_PIXELS = 150_000_000
 
@@ -57,6 +60,11 @@ app.add_typer(model_app, name="model")
 class FormatChoice(StrEnum):
     csv = "csv"
     jsonl = "jsonl"
+
+
+class WorkbookRowsChoice(StrEnum):
+    flagged = "flagged"
+    all = "all"
 
 
 def _version(value: bool) -> None:
@@ -205,6 +213,18 @@ def scan(
         bool,
         typer.Option("--fail-on-review", help="Exit 7 when any row is flagged for review."),
     ] = False,
+    workbook: Annotated[
+        Path | None,
+        typer.Option(
+            "--workbook",
+            help="Also write a review workbook (.xlsx) with a picture of each flagged row "
+            "and a corrected_digit column that 'batchdigits learn' reads back.",
+        ),
+    ] = None,
+    workbook_rows: Annotated[
+        WorkbookRowsChoice,
+        typer.Option("--workbook-rows", help="Rows in the workbook: flagged ones, or all."),
+    ] = WorkbookRowsChoice.flagged,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     log_file: LogFileOption = None,
@@ -230,9 +250,13 @@ def scan(
             csv_protection=csv_protection,
             incremental=incremental,
             progress=None if not quiet else False,
+            workbook=workbook,
+            workbook_rows=workbook_rows.value,
         )
         report = run_scan(options)
         destination = "standard output" if options.to_stdout else str(out)
+        if workbook is not None:
+            destination += f" and {workbook}"
         log.info("%s -> %s", report.summary.line(), destination)
         timings = report.summary.timings
         log.debug(
@@ -355,6 +379,55 @@ def train(
             )
 
 
+@app.command()
+def learn(
+    folder: Annotated[Path, typer.Argument(help="The folder that was scanned.")],
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            help="A reviewed workbook (its corrected_digit column) or a CSV of file,label.",
+        ),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write DIR/digits.keras instead of updating the model scan uses "
+            "(scan --model DIR/digits.keras uses it).",
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Learn onto this model. Default: the one scan uses."),
+    ] = None,
+    copies: Annotated[
+        int, typer.Option(min=0, help="Distorted copies of each labelled image to remember.")
+    ] = DEFAULT_COPIES,
+    jobs: JobsOption = 0,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Learn your writers from corrected digits; scan reads them right from then on."""
+    configure_logging(quiet=quiet, verbose=verbose, log_file=None)
+    with _guarded(verbose):
+        from .learn import LearnOptions
+        from .learn import learn as run_learning
+
+        options = LearnOptions(
+            folder=folder,
+            labels=labels,
+            out_dir=out_dir,
+            model=model,
+            copies=copies,
+            jobs=jobs,
+            progress=None if not quiet else False,
+        )
+        run_learning(options, log=log.info)
+        if out_dir is None:
+            log.info("scan now uses this model; 'batchdigits model reset' goes back")
+
+
 @model_app.command("info")
 def model_info(
     model: Annotated[Path | None, typer.Option("--model", help="Describe this model file.")] = None,
@@ -414,15 +487,23 @@ def model_reset() -> None:
     """Delete the user-trained model so that scan uses the shipped one again."""
     configure_logging(quiet=False, verbose=False, log_file=None)
     with _guarded(False):
+        from .learn import BASE_FILENAME, CORRECTIONS_FILENAME
         from .model import metadata_path, user_model_path
 
         path = user_model_path()
         if not path.exists():
             log.info("no user model at %s; scan already uses the shipped model", path)
             return
-        path.unlink()
-        metadata_path(path).unlink(missing_ok=True)
+        base = path.parent / BASE_FILENAME
+        for stale in (path, metadata_path(path), base, metadata_path(base)):
+            stale.unlink(missing_ok=True)
         log.info("removed %s; scan uses the shipped model again", path)
+        corrections = path.parent / CORRECTIONS_FILENAME
+        if corrections.exists():
+            log.info(
+                "your corrections stay in %s: the next 'learn' adds to them (delete it to forget)",
+                corrections,
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

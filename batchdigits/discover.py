@@ -40,6 +40,12 @@ class SourceFile:
         return Path(self.folder, self.relative)
 
     @classmethod
+    def of_relative(cls, folder: Path, relative: str) -> SourceFile:
+        """The file ``relative`` (as discovery names it) in ``folder``."""
+        info = (folder / relative).stat()
+        return cls(str(folder), relative, info.st_size, info.st_mtime_ns)
+
+    @classmethod
     def of(cls, path: Path) -> SourceFile:
         """A file on its own, as if found in its folder (benchmarks, tests)."""
         info = path.stat()

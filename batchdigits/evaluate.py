@@ -8,14 +8,13 @@ unchecked row is wrong), so a user can pick one for their own scans.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .corrections import read_corrections
 from .options import ScanOptions
 from .pipeline import run_scan
 from .results import ScanResult
@@ -80,20 +79,9 @@ class Evaluation:
 
 
 def read_labels(path: Path) -> dict[str, int]:
-    """``file,label`` rows; file relative to the scanned folder, '/' separators."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            reader = csv.DictReader(stream)
-            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
-                raise InputError(
-                    f"{path} needs the columns file and label",
-                    remedy="write a CSV with a header line 'file,label'",
-                )
-            return {row["file"]: int(row["label"]) for row in reader}
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"cannot read labels {path}: {exc}", remedy="check the --labels file"
-        ) from exc
+    """The label of each file: a ``file,label`` CSV or a reviewed workbook
+    (see :mod:`batchdigits.corrections`)."""
+    return {c.file: c.label for c in read_corrections(path)}
 
 
 def evaluate_results(

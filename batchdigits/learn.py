@@ -1,0 +1,548 @@
+"""Learn the user's writers from their corrections.
+
+Most of what batchdigits still misreads is a style of handwriting (a 1 with
+a long up-stroke, a 9 written like a rho), and a handful of examples from
+the user's own writers settles it where retraining the network on them
+would not: fine-tuning on a few dozen images either moves too little or
+forgets MNIST. So ``learn`` keeps the network as it is and adds a memory:
+
+* every labelled image, read through the very same preprocessing as
+  ``scan`` (and distorted copies of it, so that a few examples cover their
+  writer's variation), is stored as the network's own feature vector;
+* a page whose features lie close to a stored example of some digit, and
+  closer to it than to any example of another digit, gets that digit's
+  logit raised, up to :data:`BONUS` (a nearest-neighbour vote); far from
+  every example, or as close to two digits' examples, nothing changes;
+* how close counts as close is set on MNIST digits shipped with the model
+  (``models/replay.npz``): the closest radius at which the memory turns no
+  more than :data:`REPLAY_TOLERANCE` of them from right to wrong, so what
+  the network read well it still reads well.
+
+The result is an ordinary Keras model of standard layers (``scan`` loads it
+like any other), saved with its metadata, the model it was built on
+(``base.keras``) and the corrections themselves (``corrections.npz``), so
+that learning again adds to them, on the same base or a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .corrections import Correction, read_corrections
+from .discover import SourceFile
+from .errors import InputError, ModelError, TrainingDataError
+from .load import MAX_PIXELS
+from .model import (
+    MODEL_FILENAME,
+    ModelRef,
+    metadata_path,
+    read_metadata,
+    resolve_model,
+    softmax,
+    user_model_dir,
+)
+from .parallel import available_cores, ordered_map
+from .pipeline import PreparedPage, prepare_files
+from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, to_model_input
+
+#: Fewer labelled images than this teach nothing reliable.
+MIN_LABELS = 10
+#: Distorted copies of each labelled image stored beside it.
+DEFAULT_COPIES = 20
+#: The memory holds at most this many examples (copies are cut to fit).
+MAX_MEMORY = 12_000
+#: With at least this many labels, this share is held out to measure before
+#: and after (and to recalibrate when there are enough); the final model
+#: then learns from all of them.
+HELD_OUT_FROM, HELD_OUT_SHARE = 40, 0.2
+MIN_FOR_TEMPERATURE = 50
+#: Largest raise of a digit's logit; it is reached :data:`RAMP` inside the
+#: radius (cosine similarity) and :data:`MARGIN` closer than any other digit's
+#: nearest example, and grows linearly up to both.
+BONUS, RAMP, MARGIN = 25.0, 0.05, 0.02
+#: Share of the replay digits the memory may turn from right to wrong.
+REPLAY_TOLERANCE = 0.0002
+#: Radii tried, closest first. The closest still gives the whole raise to a
+#: near copy of a stored example: a page the user corrected reads as corrected.
+RADII = np.round(np.arange(1.0 - RAMP, 0.49, -0.01), 2)
+BASE_FILENAME = "base.keras"
+CORRECTIONS_FILENAME = "corrections.npz"
+
+
+def replay_path() -> Path:
+    """MNIST training digits in MNIST form, shipped to calibrate the memory."""
+    return Path(str(resources.files("batchdigits") / "models" / "replay.npz"))
+
+
+@dataclass
+class LearnOptions:
+    """One ``learn`` run's settings, shared by the CLI and the API."""
+
+    folder: Path
+    labels: Path
+    #: Where to write the model; None: the user model folder that scan uses.
+    out_dir: Path | None = None
+    #: The model to learn onto; None: the one scan uses now.
+    model: Path | None = None
+    jobs: int = 0
+    copies: int = DEFAULT_COPIES
+    seed: int = 0
+    max_pixels: int = MAX_PIXELS
+    progress: bool | None = None
+
+
+@dataclass
+class Examples:
+    """Labelled pictures in MNIST form, with where each came from."""
+
+    images: np.ndarray  # (N, 28, 28) uint8
+    labels: np.ndarray  # (N,) uint8
+    keys: list[str] = field(default_factory=list)  # "file" or "file#page"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, rows: np.ndarray) -> Examples:
+        return Examples(self.images[rows], self.labels[rows], [self.keys[i] for i in rows])
+
+
+@dataclass
+class LearnReport:
+    model_path: Path
+    metadata: dict[str, Any]
+    skipped: list[str]
+
+
+def learn(options: LearnOptions, log: Callable[[str], None] = print) -> LearnReport:
+    """Read the labelled images, build the memory on the base model, save it."""
+    out_dir = options.out_dir or user_model_dir()
+    corrections = read_corrections(options.labels)
+    check_files(options.folder, corrections)
+    fresh, skipped = read_examples(options, corrections)
+    for reason in skipped:
+        log(f"skipped {reason}")
+    examples = merge(load_corrections(out_dir / CORRECTIONS_FILENAME), fresh)
+    if len(examples) < MIN_LABELS:
+        raise TrainingDataError(
+            f"learn needs at least {MIN_LABELS} labelled images; {len(examples)} could be used",
+            remedy="label more images: a reviewed workbook's corrected_digit, or file,label rows",
+        )
+    start = resolve_model(options.model)
+    base_path = _base_of(start)
+    per_digit = np.bincount(examples.labels, minlength=10)
+    log(
+        f"learning {len(examples)} labelled images ({len(fresh)} new) onto {base_path} "
+        f"(per digit: {', '.join(f'{d}: {n}' for d, n in enumerate(per_digit))})"
+    )
+    jobs = options.jobs or available_cores()
+    from ._tf import import_tensorflow
+
+    import_tensorflow(jobs)
+    import keras
+
+    base = keras.saving.load_model(base_path, compile=False)
+    base_meta = read_metadata(base_path)
+    temperature = float(base_meta.get("temperature", 1.0))
+    network = Network(base)
+    replay = load_replay()
+    measured: dict[str, Any] = {}
+    held_out = _held_out_rows(examples.labels, options.seed)
+    if held_out is not None:
+        keep = np.setdiff1d(np.arange(len(examples)), held_out)
+        trial = build_memory(network, examples.subset(keep), replay, options, jobs, log)
+        test = examples.subset(held_out)
+        before = network.read(test.images)[0] / temperature
+        after = trial.logits(network, test.images)
+        measured = {
+            "held_out_images": len(held_out),
+            "held_out_accuracy_before": _accuracy(before, test.labels),
+            "held_out_accuracy_after": _accuracy(after / temperature, test.labels),
+        }
+        if len(held_out) >= MIN_FOR_TEMPERATURE:
+            temperature = fit_temperature(after, test.labels)
+            measured["temperature_fitted_on"] = "held-out labels"
+        log(
+            f"held-out labels ({len(held_out)}): {measured['held_out_accuracy_before']:.1%} "
+            f"before, {measured['held_out_accuracy_after']:.1%} after"
+        )
+    memory = build_memory(network, examples, replay, options, jobs, log)
+    metadata = {
+        "name": "batchdigits-learned",
+        "architecture": f"{base_meta.get('architecture', 'base model')} + nearest-example memory",
+        "preprocess_version": PREPROCESS_VERSION,
+        "temperature": round(temperature, 4),
+        "learned": {
+            "learned_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "base_model": base_meta.get("name", base_path.stem),
+            "base_model_source": str(base_path),
+            "labels": str(options.labels),
+            "labelled_images": len(examples),
+            "new_labelled_images": len(fresh),
+            "per_digit": {
+                str(d): int(n) for d, n in enumerate(np.bincount(examples.labels, minlength=10))
+            },
+            "memory_examples": memory.size,
+            "distorted_copies": memory.copies,
+            "radius": memory.radius,
+            "replay_digits": 0 if replay is None else len(replay),
+            "replay_changed": memory.replay_changed,
+            **measured,
+        },
+        "base": base_meta,
+        "batchdigits_version": __version__,
+    }
+    model_path = save_learned(memory.model(network), base_path, examples, metadata, out_dir)
+    log(f"saved {model_path}")
+    return LearnReport(model_path, metadata, skipped)
+
+
+def check_files(folder: Path, corrections: Sequence[Correction]) -> None:
+    """Refuse labels for files that are not in ``folder``: usually the wrong folder."""
+    if not folder.is_dir():
+        raise InputError(f"folder not found: {folder}", remedy="pass the folder that was scanned")
+    missing = sorted({c.file for c in corrections if not (folder / c.file).is_file()})
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise InputError(
+            f"{len(missing)} labelled file(s) are not in {folder}: {shown}",
+            remedy="pass the folder that was scanned, or remove those rows from the labels",
+        )
+
+
+def read_examples(
+    options: LearnOptions, corrections: Sequence[Correction]
+) -> tuple[Examples, list[str]]:
+    """The labelled pages in MNIST form, read exactly as ``scan`` reads them."""
+    wanted = {(c.file, c.page): c.label for c in corrections}
+    files = sorted({c.file for c in corrections})
+    sources = [SourceFile.of_relative(options.folder, file) for file in files]
+    chunks = [sources[i : i + 8] for i in range(0, len(sources), 8)]
+    task = partial(prepare_files, max_pixels=options.max_pixels)
+    images, labels, keys, skipped = [], [], [], []
+    pages: list[PreparedPage] = []
+    with ordered_map(task, chunks, options.jobs or available_cores()) as prepared:
+        for chunk in prepared:
+            pages += chunk
+    for page in pages:
+        key = (page.source.relative, page.page)
+        label = wanted.get(key, wanted.get((page.source.relative, None)))
+        if label is None:
+            continue
+        name = page.source.relative + (f" page {page.page}" if page.page else "")
+        if page.image is None:
+            skipped.append(f"{name}: {page.error or 'no digit found (blank page)'}")
+            continue
+        images.append(page.image)
+        labels.append(label)
+        keys.append(page.source.relative + (f"#{page.page}" if page.page else ""))
+    stacked = np.stack(images) if images else np.zeros((0, MNIST_SIDE, MNIST_SIDE), np.uint8)
+    return Examples(stacked, np.array(labels, dtype=np.uint8), keys), skipped
+
+
+def merge(previous: Examples | None, fresh: Examples) -> Examples:
+    """Earlier corrections plus new ones; a new label for the same page wins."""
+    if previous is None or not len(previous):
+        return fresh
+    renewed = set(fresh.keys)
+    kept = np.array([i for i, key in enumerate(previous.keys) if key not in renewed], dtype=int)
+    old = previous.subset(kept)
+    return Examples(
+        np.concatenate([old.images, fresh.images]),
+        np.concatenate([old.labels, fresh.labels]),
+        old.keys + fresh.keys,
+    )
+
+
+def load_corrections(path: Path) -> Examples | None:
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return Examples(data["images"], data["labels"], [str(k) for k in data["keys"]])
+
+
+def load_replay() -> Examples | None:
+    path = replay_path()
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return Examples(data["images"], data["labels"], [])
+
+
+def _base_of(ref: ModelRef) -> Path:
+    """The model to build on: a learned model's own base, else the model itself."""
+    if "learned" in ref.metadata and (ref.path.parent / BASE_FILENAME).is_file():
+        return ref.path.parent / BASE_FILENAME
+    return ref.path
+
+
+def _held_out_rows(labels: np.ndarray, seed: int) -> np.ndarray | None:
+    """A stratified share of the labels to measure on, or None when too few."""
+    if len(labels) < HELD_OUT_FROM:
+        return None
+    rng = np.random.default_rng(seed)
+    rows = []
+    for digit in range(10):
+        members = np.flatnonzero(labels == digit)
+        count = round(len(members) * HELD_OUT_SHARE)
+        if len(members) >= 3 and count:
+            rows += list(rng.choice(members, count, replace=False))
+    return np.sort(np.array(rows, dtype=int)) if rows else None
+
+
+def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return round(float(np.mean(np.argmax(logits, axis=1) == labels)), 4)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature of least negative log-likelihood on these labels."""
+    grid = np.exp(np.linspace(np.log(0.5), np.log(5.0), 60))
+    losses = [
+        -np.mean(np.log(softmax(logits / t)[np.arange(len(labels)), labels] + 1e-12)) for t in grid
+    ]
+    return float(grid[int(np.argmin(losses))])
+
+
+class Network:
+    """The base model taken apart into what the memory needs: its logits, and
+    the feature vectors its last layers see, from one pass.
+
+    A batchdigits model is one network or the mean of several, each ending
+    in a dense layer named ``logits``; the features are those layers'
+    inputs, joined. The model is rebuilt from its own layers (and copies of
+    those last layers), so the learned model holds each weight once.
+    """
+
+    def __init__(self, base: Any) -> None:
+        import keras
+        from keras import layers
+
+        members = [layer for layer in base.layers if isinstance(layer, keras.Model)] or [base]
+        self.inputs = keras.Input(shape=(MNIST_SIDE, MNIST_SIDE, 1), name="digit")
+        features, logits = [], []
+        try:
+            for index, member in enumerate(members, start=1):
+                head = member.get_layer("logits")
+                trunk = keras.Model(member.inputs, head.input, name=f"member_{index}_features")
+                feature = trunk(self.inputs)
+                copy = layers.Dense(head.units, name=f"member_{index}_logits")
+                logits.append(copy(feature))
+                copy.set_weights(head.get_weights())
+                features.append(feature)
+        except (ValueError, AttributeError) as exc:
+            raise ModelError(
+                f"cannot learn onto this model: {exc}",
+                remedy="learn onto a model trained by batchdigits (the shipped one, or 'train')",
+            ) from exc
+        self.base_logits = (
+            logits[0] if len(logits) == 1 else layers.Average(name="base_logits")(logits)
+        )
+        self.raw_features = features[0] if len(features) == 1 else layers.Concatenate()(features)
+        self._both = keras.Model(self.inputs, [self.base_logits, self.raw_features])
+        probe = np.random.default_rng(0).integers(0, 256, (4, MNIST_SIDE, MNIST_SIDE), np.uint8)
+        expected = np.asarray(base.predict(to_model_input(probe), verbose=0))
+        if not np.allclose(self.read(probe)[0], expected, atol=1e-3):
+            raise ModelError(
+                "cannot learn onto this model: its output is not the mean of its networks' logits",
+                remedy="learn onto a model trained by batchdigits (the shipped one, or 'train')",
+            )
+
+    def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 10) logits and (N, D) unit-length feature vectors."""
+        logits, raw = self._both.predict(to_model_input(images), batch_size=512, verbose=0)
+        features = np.asarray(raw) / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        return np.asarray(logits), features
+
+
+@dataclass
+class Memory:
+    """Stored examples' feature vectors by digit, and the radius that counts as close."""
+
+    features: np.ndarray  # (M, D)
+    labels: np.ndarray  # (M,)
+    radius: float
+    copies: int
+    replay_changed: int
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+    def nearest(self, features: np.ndarray) -> np.ndarray:
+        """(N, 10) similarity of each unit feature vector to the closest stored
+        example of each digit (0 for a digit with none: features are >= 0)."""
+        nearest = np.zeros((len(features), 10))
+        similarity = features @ self.features.T
+        for digit in range(10):
+            columns = self.labels == digit
+            if columns.any():
+                nearest[:, digit] = np.maximum(similarity[:, columns].max(axis=1), 0.0)
+        return nearest
+
+    def bonus(self, features: np.ndarray, nearest: np.ndarray | None = None) -> np.ndarray:
+        """(N, 10) raise of each digit's logit for these unit feature vectors."""
+        if nearest is None:
+            nearest = self.nearest(features)
+        others = np.stack(
+            [np.delete(nearest, digit, axis=1).max(axis=1) for digit in range(10)], axis=1
+        )
+        close = np.clip((nearest - self.radius) / RAMP, 0.0, 1.0)
+        apart = np.clip((nearest - others) / MARGIN, 0.0, 1.0)
+        return BONUS * close * apart
+
+    def logits(self, network: Network, images: np.ndarray) -> np.ndarray:
+        logits, features = network.read(images)
+        return logits + self.bonus(features)
+
+    def model(self, network: Network) -> Any:
+        """The base model plus this memory, as one Keras model of standard layers."""
+        import keras
+        from keras import layers
+
+        features = layers.UnitNormalization(name="unit_features")(network.raw_features)
+        slots = int(max(np.bincount(self.labels, minlength=10).max(), 1))
+        kernel = np.zeros((self.features.shape[1], slots * 10), np.float32)
+        for digit in range(10):
+            rows = np.flatnonzero(self.labels == digit)
+            for slot in range(slots):  # slot k of digit d is column k * 10 + d
+                if len(rows):
+                    kernel[:, slot * 10 + digit] = self.features[rows[slot % len(rows)]]
+        memory = layers.Dense(slots * 10, use_bias=False, trainable=False, name="memory")
+        nearest = layers.ReLU(name="nearest_example")(
+            layers.GlobalMaxPooling1D()(layers.Reshape((slots, 10))(memory(features)))
+        )
+        # Column d * 10 + e holds digit d's similarity, pushed far down where
+        # d == e; its max over d (pooled over axis 1) is, for digit e, the
+        # closest *other* digit.
+        spread = layers.Dense(100, trainable=False, name="other_digits")
+        others = layers.GlobalMaxPooling1D()(layers.Reshape((10, 10))(spread(nearest)))
+        margin = layers.Subtract(name="margin")([nearest, others])
+        close_gate = layers.Dense(10, trainable=False, name="close_gate")
+        apart_gate = layers.Dense(10, use_bias=False, trainable=False, name="apart_gate")
+        close = layers.ReLU(max_value=1.0)(close_gate(nearest))
+        apart = layers.ReLU(max_value=1.0)(apart_gate(margin))
+        raise_ = layers.Dense(10, use_bias=False, trainable=False, name="memory_bonus")
+        raised = raise_(layers.Multiply()([close, apart]))
+        outputs = layers.Add(name="logits")([network.base_logits, raised])
+        model = keras.Model(network.inputs, outputs, name="batchdigits_learned")
+        eye = np.eye(10, dtype=np.float32)
+        memory.set_weights([kernel])
+        spread.set_weights([_spread_kernel(), _spread_bias()])
+        close_gate.set_weights([eye / RAMP, np.full(10, -self.radius / RAMP, np.float32)])
+        apart_gate.set_weights([eye / MARGIN])
+        raise_.set_weights([eye * BONUS])
+        return model
+
+
+def _spread_kernel() -> np.ndarray:
+    """(10, 100): output d * 10 + e copies input d (digit d, seen from digit e)."""
+    kernel = np.zeros((10, 100), np.float32)
+    for d in range(10):
+        kernel[d, d * 10 : d * 10 + 10] = 1.0
+    return kernel
+
+
+def _spread_bias() -> np.ndarray:
+    """Pushes output d * 10 + d (a digit against itself) below any similarity."""
+    bias = np.zeros(100, np.float32)
+    bias[[d * 10 + d for d in range(10)]] = -4.0
+    return bias
+
+
+def build_memory(
+    network: Network,
+    examples: Examples,
+    replay: Examples | None,
+    options: LearnOptions,
+    jobs: int,
+    log: Callable[[str], None],
+) -> Memory:
+    """Store ``examples`` and distorted copies, and pick the radius on the replay digits."""
+    from .train import prepare_digits
+
+    copies = max(0, min(options.copies, MAX_MEMORY // max(1, len(examples)) - 1))
+    images, labels = [examples.images], [examples.labels]
+    if copies:
+        sources = [image for image in examples.images for _ in range(copies)]
+        distorted = prepare_digits(sources, jobs, seed=options.seed + 1)
+        usable = distorted.reshape(len(distorted), -1).any(axis=1)
+        images.append(distorted[usable])
+        labels.append(np.repeat(examples.labels, copies)[usable])
+    stored = np.concatenate(images)
+    memory = Memory(network.read(stored)[1], np.concatenate(labels), 0.0, copies, 0)
+    memory.radius, memory.replay_changed = pick_radius(network, memory, replay)
+    log(
+        f"memory of {memory.size} examples ({copies} distorted copies each); "
+        f"radius {memory.radius:.2f}"
+        + (
+            ""
+            if replay is None
+            else f" ({memory.replay_changed} of {len(replay)} replay digits changed)"
+        )
+    )
+    return memory
+
+
+def pick_radius(network: Network, memory: Memory, replay: Examples | None) -> tuple[float, int]:
+    """The smallest radius (most reach) at which the memory turns at most
+    :data:`REPLAY_TOLERANCE` of the replay digits from right to wrong (the
+    closest radius when even that turns more: the user's own examples win)."""
+    if replay is None:
+        return float(RADII[0]), 0
+    logits, features = network.read(replay.images)
+    nearest = memory.nearest(features)
+    right = np.argmax(logits, axis=1) == replay.labels
+    allowed = int(REPLAY_TOLERANCE * len(replay))
+    chosen, changed = float(RADII[0]), 0
+    for radius in RADII:  # from the closest radius outwards
+        memory.radius = float(radius)
+        after = np.argmax(logits + memory.bonus(features, nearest), axis=1) == replay.labels
+        broken = int(np.sum(right & ~after))
+        if broken > allowed:
+            break
+        chosen, changed = float(radius), broken
+    return chosen, changed
+
+
+def save_learned(
+    model: Any, base_path: Path, examples: Examples, metadata: dict[str, Any], out_dir: Path
+) -> Path:
+    """Write the model, its metadata, its base and the corrections; every file
+    is moved into place only when complete, the model last but its metadata."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".learn-") as tmp:
+        staged = Path(tmp)
+        if base_path.resolve() != (out_dir / BASE_FILENAME).resolve():
+            shutil.copyfile(base_path, staged / BASE_FILENAME)
+            if metadata_path(base_path).is_file():
+                shutil.copyfile(metadata_path(base_path), metadata_path(staged / BASE_FILENAME))
+        np.savez_compressed(
+            staged / CORRECTIONS_FILENAME,
+            images=examples.images,
+            labels=examples.labels,
+            keys=np.array(examples.keys, dtype=str),
+        )
+        model.save(staged / MODEL_FILENAME)
+        metadata_path(staged / MODEL_FILENAME).write_text(
+            json.dumps(metadata, indent=2) + "\n", encoding="utf-8"
+        )
+        for name in (BASE_FILENAME, metadata_path(Path(BASE_FILENAME)).name, CORRECTIONS_FILENAME):
+            if (staged / name).exists():
+                os.replace(staged / name, out_dir / name)
+        os.replace(staged / MODEL_FILENAME, out_dir / MODEL_FILENAME)
+        os.replace(metadata_path(staged / MODEL_FILENAME), metadata_path(out_dir / MODEL_FILENAME))
+    return out_dir / MODEL_FILENAME

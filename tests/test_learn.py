@@ -1,0 +1,148 @@
+"""learn: a reviewer's corrections become a model that scan uses."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from batchdigits import cli
+from batchdigits.options import ScanOptions
+from batchdigits.pipeline import run_scan
+
+from .conftest import draw_digit
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_keras_memory_computes_what_learn_measured() -> None:
+    """The saved model's layers give the very logits learn measured with numpy."""
+    from batchdigits.learn import Memory, Network
+    from batchdigits.model import build_model
+
+    network = Network(build_model())
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(8), 5)  # digits 8 and 9 have no examples
+    stored = rng.integers(0, 60, (40, 28, 28)).astype(np.uint8)
+    for row, digit in enumerate(labels):  # each digit its own bright block
+        stored[row, 3 * digit : 3 * digit + 5, 4:24] = 255
+    memory = Memory(network.read(stored)[1], labels, radius=0.6, copies=0, replay_changed=0)
+    pages = np.concatenate([stored[:10], rng.integers(0, 256, (10, 28, 28), np.uint8)])
+    expected = memory.logits(network, pages)
+    model = memory.model(network)
+    got = np.asarray(model.predict((pages / 255.0)[..., None].astype(np.float32), verbose=0))
+    assert np.allclose(got, expected, atol=1e-3)
+    assert np.any(np.abs(expected - network.read(pages)[0]) > 1)  # the memory did something
+
+
+def labelled_folder(folder: Path) -> Path:
+    """Sevens drawn like ones' long flags, labelled 1, and plain sevens and zeros."""
+    folder.mkdir(parents=True)
+    rows = []
+    for i in range(6):
+        Image.fromarray(draw_digit("7", stroke=6 + i)).save(folder / f"one_{i}.png")
+        rows.append((f"one_{i}.png", 1))
+        Image.fromarray(draw_digit("0", stroke=6 + i)).save(folder / f"zero_{i}.png")
+        rows.append((f"zero_{i}.png", 0))
+    with (folder / "labels.csv").open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows([("file", "label"), *rows])
+    return folder
+
+
+def invoke(*args: object):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli.app, [str(a) for a in args])
+
+
+def test_learn_writes_a_model_that_scan_uses(tmp_path: Path) -> None:
+    folder = labelled_folder(tmp_path / "in")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    labels = folder / "labels.csv"
+    labels.write_text(labels.read_text() + "broken.png,3\n")
+    out = tmp_path / "learned"
+    result = invoke("learn", folder, "--labels", labels, "--out", out, "--copies", "2", "-j", "1")
+    assert result.exit_code == 0, result.output
+    assert "skipped broken.png" in result.stderr
+    metadata = json.loads((out / "digits.json").read_text())
+    assert (
+        metadata["learned"]["per_digit"]["1"] == 6 and metadata["learned"]["labelled_images"] == 12
+    )
+    assert (out / "base.keras").is_file() and (out / "corrections.npz").is_file()
+    # The user's model is untouched by --out.
+    assert not (Path(__import__("os").environ["BATCHDIGITS_HOME"]) / "digits.keras").exists()
+
+    options = ScanOptions(folder=folder, model=out / "digits.keras", jobs=1, exclude=("*.csv",))
+    read = {r.file: r.digit for r in run_scan(options).results}
+    assert all(read[f"one_{i}.png"] == 1 for i in range(6))  # what it was taught
+    shipped = {r.file: r.digit for r in run_scan(ScanOptions(folder=folder, jobs=1)).results}
+    assert sum(shipped[f"one_{i}.png"] == 7 for i in range(6)) >= 5  # what it read before
+
+
+def test_learn_updates_the_model_scan_uses_and_reset_goes_back(
+    tmp_path: Path, isolated_model_home: Path
+) -> None:
+    folder = labelled_folder(tmp_path / "in")
+    result = invoke("learn", folder, "--labels", folder / "labels.csv", "--copies", "1", "-j", "1")
+    assert result.exit_code == 0, result.output
+    info = json.loads(invoke("model", "info").stdout)
+    assert info["source"] == "user" and info["learned"]["labelled_images"] == 12
+    # Learning again adds to the corrections kept, onto the same base.
+    more = tmp_path / "more.csv"
+    more.write_text("file,label\none_0.png,1\n", encoding="utf-8")
+    Image.fromarray(draw_digit("1")).save(folder / "new_one.png")
+    more.write_text("file,label\nnew_one.png,1\n" * 1, encoding="utf-8")
+    again = invoke("learn", folder, "--labels", more, "--copies", "1", "-j", "1")
+    assert again.exit_code == 0, again.output
+    info = json.loads(invoke("model", "info").stdout)
+    assert info["learned"]["labelled_images"] == 13 and info["learned"]["new_labelled_images"] == 1
+    assert info["learned"]["base_model"] == "batchdigits-cnn-ensemble"
+    reset = invoke("model", "reset")
+    assert reset.exit_code == 0 and "corrections stay" in reset.stderr
+    assert json.loads(invoke("model", "info").stdout)["source"] == "shipped"
+
+
+def test_a_failed_learn_leaves_the_model_scan_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_model_home: Path
+) -> None:
+    from batchdigits import learn
+
+    folder = labelled_folder(tmp_path / "in")
+    assert (
+        invoke("learn", folder, "--labels", folder / "labels.csv", "--copies", "1").exit_code == 0
+    )
+    before = {p.name: p.read_bytes() for p in isolated_model_home.iterdir() if p.is_file()}
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(learn.np, "savez_compressed", full_disk)
+    failed = invoke("learn", folder, "--labels", folder / "labels.csv", "--copies", "1")
+    assert failed.exit_code != 0
+    after = {p.name: p.read_bytes() for p in isolated_model_home.iterdir() if p.is_file()}
+    assert after == before
+    assert not [p for p in isolated_model_home.iterdir() if p.name.startswith(".learn-")]
+
+
+def test_bad_labels_are_clear_errors(tmp_path: Path) -> None:
+    folder = labelled_folder(tmp_path / "in")
+    missing = tmp_path / "missing.csv"
+    missing.write_text("file,label\nnot_there.png,3\none_0.png,1\n", encoding="utf-8")
+    result = invoke("learn", folder, "--labels", missing, "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "1 labelled file(s) are not in" in result.stderr
+    assert "not_there.png" in result.stderr
+    few = tmp_path / "few.csv"
+    few.write_text("file,label\none_0.png,1\nzero_0.png,0\n", encoding="utf-8")
+    result = invoke("learn", folder, "--labels", few, "--out", tmp_path / "m")
+    assert (
+        result.exit_code == 2
+        and "needs at least 10 labelled images; 2 could be used" in result.stderr
+    )
+    outside = tmp_path / "outside.csv"
+    outside.write_text("file,label\none_0.png,11\n", encoding="utf-8")
+    result = invoke("learn", folder, "--labels", outside, "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "'11' is not a digit 0-9" in result.stderr
+    assert "Traceback" not in result.output
