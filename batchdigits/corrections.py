@@ -31,7 +31,9 @@ class Correction:
 def read_corrections(path: Path) -> list[Correction]:
     """Every label in ``path`` (a CSV or a reviewed workbook), in file order."""
     if not path.is_file():
-        raise InputError(f"labels file not found: {path}", remedy="check the --labels path")
+        raise InputError(
+            f"cannot read labels {path}: no such file", remedy="check the --labels path"
+        )
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         return _from_workbook(path)
     return _from_csv(path)

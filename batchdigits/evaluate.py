@@ -132,46 +132,44 @@ def evaluate(options: ScanOptions, labels_path: Path) -> Evaluation:
 
 def plot_curve(evaluation: Evaluation, path: Path) -> None:
     """A PNG of error among unflagged rows against coverage, one point per threshold."""
-    from PIL import Image, ImageDraw
+    import matplotlib
 
-    width, height, margin = 720, 480, 70
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
+    matplotlib.use("Agg")  # files only: no display, no GUI toolkit
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
     points = [p for p in evaluation.curve if p.coverage > 0]
-    top_error = max([p.error for p in points] + [0.01]) * 1.15
-    low_coverage = min([p.coverage for p in points] + [0.9])
-    low_coverage = max(0.0, np.floor(low_coverage * 20) / 20 - 0.05)
-
-    def xy(coverage: float, error: float) -> tuple[float, float]:
-        x = margin + (coverage - low_coverage) / (1 - low_coverage) * (width - 2 * margin)
-        y = height - margin - error / top_error * (height - 2 * margin)
-        return x, y
-
-    draw.line([xy(low_coverage, 0), xy(1, 0)], fill="black")
-    draw.line([xy(low_coverage, 0), xy(low_coverage, top_error)], fill="black")
-    for k in range(5):
-        c = low_coverage + (1 - low_coverage) * k / 4
-        x, y = xy(c, 0)
-        draw.text((x - 14, y + 6), f"{c:.0%}", fill="black")
-        e = top_error * k / 4
-        x, y = xy(low_coverage, e)
-        draw.text((x - 50, y - 6), f"{e:.2%}", fill="black")
-    draw.text(
-        (width / 2 - 150, height - 30), "coverage (rows not flagged for review)", fill="black"
-    )
-    draw.text((10, 20), "error among rows not flagged", fill="black")
-    line = [xy(p.coverage, p.error) for p in points]
-    if len(line) > 1:
-        draw.line(line, fill=(30, 90, 200), width=2)
-    for p in points:
-        x, y = xy(p.coverage, p.error)
-        current = p.threshold == evaluation.review_below
-        r = 5 if current else 3
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=(200, 40, 40) if current else (30, 90, 200))
-        draw.text((x + 6, y - 14), f"{p.threshold:g}", fill="black")
-    draw.text(
-        (width - 330, 20),
-        f"accuracy {evaluation.accuracy:.2%}; red: --review-below {evaluation.review_below}",
-        fill="black",
-    )
-    image.save(path)
+    figure, axes = plt.subplots(figsize=(7.2, 4.8), dpi=100, layout="constrained")
+    try:
+        axes.plot(
+            [p.coverage for p in points],
+            [p.error for p in points],
+            marker="o",
+            markersize=4,
+            color="tab:blue",
+        )
+        for p in points:
+            current = p.threshold == evaluation.review_below
+            if current:
+                axes.plot(p.coverage, p.error, "o", color="tab:red", markersize=8, zorder=3)
+            axes.annotate(
+                f"{p.threshold:g}",
+                (p.coverage, p.error),
+                textcoords="offset points",
+                xytext=(5, 5),
+                fontsize=8,
+                color="tab:red" if current else "black",
+            )
+        axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
+        axes.set_ylim(bottom=0)
+        axes.set_xlabel("coverage (rows not flagged for review)")
+        axes.set_ylabel("error among rows not flagged")
+        axes.set_title(
+            f"accuracy {evaluation.accuracy:.2%}; red: --review-below {evaluation.review_below}",
+            fontsize=10,
+        )
+        axes.grid(True, alpha=0.3)
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
