@@ -293,13 +293,15 @@ def _chunks(items: Sequence[SourceFile], size: int) -> Iterator[Sequence[SourceF
         yield items[start : start + size]
 
 
-def _progress_bar(options: ScanOptions, total: int) -> Callable[[int], None]:
-    show = options.progress if options.progress is not None else sys.stderr.isatty()
-    if not show:
+def progress_bar(
+    show: bool | None, total: int, unit: str = "file", what: str | None = None
+) -> Callable[[int], None]:
+    """A progress bar on stderr (``show`` None: only when stderr is a terminal)."""
+    if not (show if show is not None else sys.stderr.isatty()):
         return lambda n: None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=total, unit=unit, desc=what, file=sys.stderr, dynamic_ncols=True, leave=False)
     return bar.update
 
 
@@ -400,7 +402,7 @@ def _classify_all(
 ) -> tuple[list[ScanResult], dict[RowKey, RowPictures]]:
     """Stages 4 and 5 over the prepared pages: full batches to the model, then
     review; and the pictures of the rows that go in the review workbook."""
-    advance = _progress_bar(options, files)
+    advance = progress_bar(options.progress, files)
     results: list[ScanResult] = []
     pictures: dict[RowKey, RowPictures] = {}
     waiting: list[PreparedPage] = []
