@@ -8,7 +8,9 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,3 +126,22 @@ def tree_rss(pid: int) -> int:
             continue
         stack += [int(c) for c in children]
     return total
+
+
+def timed_scan(
+    folder: Path, out: Path, *extra: str, allowed: tuple[int, ...] = (0,)
+) -> tuple[float, int]:
+    """Wall seconds and peak RSS (the whole process tree) of one `batchdigits scan`
+    run as a user starts it: a subprocess, start-up included."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "batchdigits", "scan", str(folder), "--out", str(out), "-q", *extra]
+    )
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss(process.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    if process.returncode not in allowed:
+        raise SystemExit(f"scan failed with exit code {process.returncode}")
+    return seconds, peak

@@ -13,17 +13,15 @@ should not grow with the page count.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, table, tree_rss, write_section
+from _common import REPO, table, timed_scan, write_section
 
 WORK = REPO / "benchmarks" / "_work" / "pdf_pages"
 
@@ -51,22 +49,12 @@ def make_pdf(pages: int, dpi: int) -> Path:
     return path
 
 
-def timed_scan(pdf: Path, out: Path) -> tuple[float, int, int]:
+def scan_pdf(pdf: Path, out: Path) -> tuple[float, int, int]:
     """Wall seconds, peak RSS of every process, and the rows written."""
     folder = out.parent / pdf.stem
     folder.mkdir()
     (folder / pdf.name).symlink_to(pdf)
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "batchdigits", "scan", str(folder), "--out", str(out), "-q"]
-    )
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
-        time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    if process.returncode not in (0, 3):
-        raise SystemExit(f"scan failed with exit code {process.returncode}")
+    seconds, peak = timed_scan(folder, out, allowed=(0, 3))
     rows = out.read_text(encoding="utf-8-sig").count("\n") - 1
     return seconds, peak, rows
 
@@ -80,7 +68,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for pages in args.pages:
             pdf = make_pdf(pages, args.dpi)
-            seconds, peak, rows = timed_scan(pdf, Path(tmp) / f"r{pages}.csv")
+            seconds, peak, rows = scan_pdf(pdf, Path(tmp) / f"r{pages}.csv")
             size = f"{pdf.stat().st_size / 2**20:.0f} MiB"
             rate = f"{pages / seconds:.1f}"
             results.append(

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, table, tree_rss, write_section
+from _common import REPO, table, timed_scan, write_section
 
 from batchdigits.results import ScanResult
 
@@ -91,21 +91,6 @@ def measure_discovery(folder: Path) -> dict[str, float]:
     return json.loads(finished.stdout)  # type: ignore[no-any-return]
 
 
-def measure_scan(folder: Path, out: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (every process of the run) of one scan."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "batchdigits", "scan", str(folder), "--out", str(out), "-q"]
-    )
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
-        time.sleep(0.1)
-    if process.returncode not in (0, 3):
-        raise SystemExit(f"scan failed with exit code {process.returncode}")
-    return time.perf_counter() - started, peak
-
-
 def rows_memory(count: int = 100_000) -> int:
     """Bytes that ``count`` result rows take in memory, as scan holds them."""
     tracemalloc.start()
@@ -147,7 +132,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.scan:
             folder = big if count == args.files else link_folder(WORK / f"links-{count}", count)
-            seconds, peak = measure_scan(folder, Path(tmp) / "r.csv")
+            seconds, peak = timed_scan(folder, Path(tmp) / "r.csv", allowed=(0, 3))
             scans.append((count, seconds, peak))
             print(f"scan of {count:,} files: {seconds:.0f} s, peak RSS {peak / 2**20:.0f} MiB")
     counts = np.array([count for count, _, _ in scans], dtype=float)

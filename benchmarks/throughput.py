@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, table, tree_rss, write_section
+from _common import DEFAULT_MNIST, table, timed_scan, write_section
 from scanlike import LOOK_CONDITIONS, render_page, style_for
 
 from batchdigits.load import load_pages
@@ -105,22 +105,6 @@ def decode_ceiling(files: list[Path]) -> float:
         for _ in pool.imap_unordered(decode_only, files, chunksize=32):
             pass
     return time.perf_counter() - started
-
-
-def timed_scan(folder: Path, out: Path, *extra: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (whole process tree) of one scan run."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "batchdigits", "scan", str(folder), "--out", str(out), "-q", *extra]
-    )
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
-        time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(f"scan failed with exit code {process.returncode}")
-    return seconds, peak
 
 
 def tutorial_way(files: list[Path]) -> float:
