@@ -94,7 +94,10 @@ def _render(page: object, max_pixels: int) -> np.ndarray:
         scale = min(scale * 0.99, (max_pixels / (width * height)) ** 0.5)
     try:
         bitmap = page.render(scale=scale, grayscale=True)  # type: ignore[attr-defined]
-        pixels = np.array(bitmap.to_numpy(), dtype=np.uint8)
     except pdfium.PdfiumError as exc:
         raise PdfError(f"damaged PDF page, cannot be rendered ({exc})") from exc
+    try:
+        pixels = np.array(bitmap.to_numpy(), dtype=np.uint8)  # a copy: the bitmap is freed now
+    finally:
+        bitmap.close()
     return pixels.reshape(pixels.shape[:2]) if pixels.ndim == 3 else pixels
