@@ -428,6 +428,68 @@ def learn(
             log.info("scan now uses this model; 'batchdigits model reset' goes back")
 
 
+@app.command(
+    "beam",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def beam_command(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A folder (searched recursively) or a glob; local, gs://, s3://, hdfs://."
+        ),
+    ],
+    out: Annotated[
+        str,
+        typer.Option("--out", "-o", help="Prefix of the CSV shards: PREFIX-00000-of-0000N.csv."),
+    ],
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Only files matching this glob (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Skip files matching this glob (repeatable)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="The .keras model (local or remote). Default: scan's."),
+    ] = None,
+    review_below: ReviewBelowOption = DEFAULT_REVIEW_BELOW,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Images per model call.")
+    ] = 256,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Scan as an Apache Beam pipeline; options after the arguments go to Beam
+    (--runner DataflowRunner --project ...). Needs batchdigits[beam]."""
+    configure_logging(quiet=quiet, verbose=verbose, log_file=None)
+    with _guarded(verbose):
+        from .errors import InputError
+        from .model import resolve_model
+
+        try:
+            from .beam import run_pipeline
+        except ImportError as exc:
+            raise InputError(
+                f"Apache Beam is not installed ({exc})",
+                remedy="pip install 'batchdigits[beam]'",
+            ) from exc
+        run_pipeline(
+            source,
+            out,
+            model or str(resolve_model(None).path),
+            include=include or (),
+            exclude=exclude or (),
+            review_below=review_below,
+            batch_size=batch_size,
+            pipeline_args=ctx.args,
+        )
+        log.info("wrote %s-*.csv", out)
+
+
 @model_app.command("info")
 def model_info(
     model: Annotated[Path | None, typer.Option("--model", help="Describe this model file.")] = None,

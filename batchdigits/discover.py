@@ -69,6 +69,25 @@ def _matches(relative: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
+def selected(relative: str, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> bool:
+    """Whether ``--include`` / ``--exclude`` keep this relative path (glob
+    patterns matched against the path and against the file name)."""
+    include, exclude = tuple(include), tuple(exclude)
+    if include and not _matches(relative, include):
+        return False
+    return not (exclude and _matches(relative, exclude))
+
+
+def is_hidden(relative: str) -> bool:
+    """A file, or a file in a folder, whose name starts with '.'."""
+    return any(part.startswith(".") for part in relative.split("/"))
+
+
+def scanned_extensions() -> frozenset[str]:
+    """Extensions taken whatever the content: images, and formats that become error rows."""
+    return image_extensions() | UNDECODABLE_FORMATS.keys()
+
+
 def _looks_like_image(path: Path) -> bool:
     try:
         with Image.open(path):
@@ -94,7 +113,7 @@ def discover_files(
     """
     include, exclude = tuple(include), tuple(exclude)
     skipped = {os.path.normcase(os.path.abspath(p)) for p in skip}
-    extensions = image_extensions() | UNDECODABLE_FORMATS.keys()
+    extensions = scanned_extensions()
     found: list[SourceFile] = []
     non_images = 0
     visited: set[tuple[int, int]] = set()
@@ -128,9 +147,7 @@ def discover_files(
             if os.path.normcase(os.path.abspath(path)) in skipped:
                 continue
             relative = path.relative_to(root).as_posix()
-            if include and not _matches(relative, include):
-                continue
-            if exclude and _matches(relative, exclude):
+            if not selected(relative, include, exclude):
                 continue
             try:
                 info = path.stat()

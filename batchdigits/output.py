@@ -47,12 +47,17 @@ def _csv_cell(value: Any, protect: bool) -> str:
     return str(value)
 
 
+def csv_cells(result: ScanResult, *, protect: bool = True) -> list[str]:
+    """One row's CSV cells, in :data:`COLUMNS` order."""
+    record = result.to_record()
+    return [_csv_cell(record[column], protect) for column in COLUMNS]
+
+
 def write_csv(results: Iterable[ScanResult], stream: IO[str], *, protect: bool = True) -> None:
     writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for result in results:
-        record = result.to_record()
-        writer.writerow([_csv_cell(record[column], protect) for column in COLUMNS])
+        writer.writerow(csv_cells(result, protect=protect))
 
 
 def write_jsonl(results: Iterable[ScanResult], stream: IO[str]) -> None:

@@ -1,0 +1,261 @@
+"""The scan as an Apache Beam pipeline, for archives beyond one machine.
+
+``ScanFiles`` is built from the very functions ``scan`` runs: the same
+include/exclude rules (:mod:`batchdigits.discover`), the same decode and
+preprocessing of each file (:func:`pipeline.prepare_file`: pages of a PDF
+or TIFF become rows, unreadable files rows with their error), the same
+choice between a page's two readings (:func:`pipeline.choose_readings`,
+through ``RunInference`` in batches), and the same review rules
+(:func:`pipeline.review_page`). Files are read through Beam's filesystems,
+so ``gs://``, ``s3://`` and ``hdfs://`` work where Beam's extra for them is
+installed; remote files are copied to a local temporary file first, since
+decoders want a file.
+
+Needs ``pip install "batchdigits[beam]"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import FileMetadata
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
+
+from .discover import SourceFile, is_hidden, scanned_extensions, selected
+from .load import MAX_PIXELS
+from .model import MODEL_FILENAME, KerasClassifier, ModelRef, metadata_path, read_metadata
+from .options import DEFAULT_BATCH_SIZE
+from .output import csv_cells
+from .pipeline import PreparedPage, choose_readings, prepare_file, review_page
+from .results import COLUMNS, ScanResult
+from .review import DEFAULT_REVIEW_BELOW
+
+#: The runner used when the user names none: it starts offline (Beam's
+#: default may try to download a Prism binary first).
+DEFAULT_RUNNER = "FnApiRunner"
+
+
+def input_pattern(source: str) -> tuple[str, str]:
+    """(Beam file pattern, the folder rows are relative to) for a folder or a glob."""
+    if any(char in source for char in "*?["):
+        folder = source[: min(source.index(c) for c in "*?[" if c in source)]
+        return source, folder.rsplit("/", 1)[0] if "/" in folder else ""
+    folder = source.rstrip("/")
+    return f"{folder}/**", folder
+
+
+def relative_to(path: str, folder: str) -> str:
+    """``path`` relative to ``folder``, '/'-separated, as scan names files."""
+    if folder and path.startswith(folder):
+        return path[len(folder) :].lstrip("/\\").replace(os.sep, "/")
+    return path.replace(os.sep, "/")
+
+
+class PrepareFiles(beam.DoFn):
+    """Decode and preprocess one matched file into its pages, as scan's workers do."""
+
+    def __init__(self, folder: str, max_pixels: int) -> None:
+        self._folder = folder
+        self._max_pixels = max_pixels
+
+    def process(self, metadata: FileMetadata) -> Iterator[PreparedPage]:
+        relative = relative_to(metadata.path, self._folder)
+        if Path(metadata.path).is_file():  # a local file: read in place, stat as scan does
+            folder = metadata.path[: len(metadata.path) - len(relative)] or "."
+            source = SourceFile.of_relative(Path(folder), relative)
+            yield from prepare_file(source, max_pixels=self._max_pixels)
+            return
+        size = int(metadata.size_in_bytes)
+        mtime_ns = int((metadata.last_updated_in_seconds or 0) * 1e9)
+        with tempfile.TemporaryDirectory(prefix="batchdigits-beam-") as local:
+            name = "file" + Path(relative).suffix
+            with FileSystems.open(metadata.path) as remote, open(Path(local, name), "wb") as copy:
+                shutil.copyfileobj(remote, copy)
+            copy = SourceFile(local, name, size, mtime_ns)
+            original = SourceFile(self._folder, relative, size, mtime_ns)
+            for page in prepare_file(copy, max_pixels=self._max_pixels):
+                yield replace(page, source=original)
+
+
+def local_model(model_path: str) -> ModelRef:
+    """The model at ``model_path`` (and its metadata beside it), copied to a
+    local temporary file first where it is remote: Keras reads local files."""
+    path = Path(model_path)
+    if not path.is_file():
+        path = Path(tempfile.mkdtemp(prefix="batchdigits-model-")) / MODEL_FILENAME
+        for remote, target in (
+            (model_path, path),
+            (model_path.removesuffix(".keras") + ".json", metadata_path(path)),
+        ):
+            if FileSystems.exists(remote):
+                with FileSystems.open(remote) as source, target.open("wb") as copy:
+                    shutil.copyfileobj(source, copy)
+    return ModelRef(path, "beam", read_metadata(path))
+
+
+class DigitModelHandler(ModelHandler[PreparedPage, PredictionResult, KerasClassifier]):
+    """Our Keras model for ``RunInference``: loaded once per worker from a file
+    (copied to a local one first when remote), batches of ``batch_size``.
+
+    Beam's own TensorFlow handler would need tensorflow-hub and the full
+    ``tensorflow`` wheel beside ``tensorflow-cpu``; this one needs neither.
+    """
+
+    def __init__(self, model_path: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__()
+        self._model_path = model_path
+        self._batch_size = batch_size
+
+    def load_model(self) -> KerasClassifier:
+        return KerasClassifier(local_model(self._model_path), threads=1)
+
+    def run_inference(
+        self,
+        batch: Sequence[PreparedPage],
+        model: KerasClassifier,
+        inference_args: dict[str, Any] | None = None,
+    ) -> Iterable[PredictionResult]:
+        classified = choose_readings(
+            model, [page.image for page in batch], [page.whole_page for page in batch]
+        )
+        for page, probabilities in zip(batch, classified.probabilities, strict=True):
+            yield PredictionResult(page, probabilities, model.model_id)
+
+    def batch_elements_kwargs(self) -> dict[str, int]:
+        return {"min_batch_size": 1, "max_batch_size": self._batch_size}
+
+    def get_num_bytes(self, batch: Sequence[PreparedPage]) -> int:
+        return sum(page.image.nbytes for page in batch if page.image is not None)
+
+
+class ScanFiles(beam.PTransform):
+    """File patterns in, :class:`~batchdigits.results.ScanResult` rows out: the scan
+    of every matching image file, as ``batchdigits scan`` would read it.
+
+    ``source`` is a folder (searched recursively) or a glob, local or remote;
+    rows name files relative to it, as scan does.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        model_path: str,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        review_below: float = DEFAULT_REVIEW_BELOW,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
+        super().__init__()
+        self.pattern, self.folder = input_pattern(source)
+        self.model_path = model_path
+        self.include, self.exclude = tuple(include), tuple(exclude)
+        self.review_below = review_below
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+
+    def expand(self, begin: beam.pvalue.PBegin) -> beam.PCollection[ScanResult]:
+        extensions = scanned_extensions()
+        folder, include, exclude = self.folder, self.include, self.exclude
+
+        def wanted(metadata: FileMetadata) -> bool:
+            relative = relative_to(metadata.path, folder)
+            return (
+                not is_hidden(relative)
+                and Path(relative).suffix.lower() in extensions
+                and selected(relative, include, exclude)
+            )
+
+        pages = (
+            begin
+            | "Match" >> fileio.MatchFiles(self.pattern)
+            | "Select" >> beam.Filter(wanted)
+            | "Reshuffle" >> beam.Reshuffle()
+            | "Prepare" >> beam.ParDo(PrepareFiles(folder, self.max_pixels))
+        )
+        readable = pages | "Readable" >> beam.Filter(lambda page: page.image is not None)
+        unread = pages | "Unreadable" >> beam.Filter(lambda page: page.image is None)
+        handler = DigitModelHandler(self.model_path, batch_size=self.batch_size)
+        review_below = self.review_below
+        model_id = local_model(self.model_path).model_id
+        read = (
+            readable
+            | "Classify" >> RunInference(handler)
+            | "Review"
+            >> beam.Map(
+                lambda result: review_page(
+                    result.example,
+                    np.asarray(result.inference),
+                    model_id=model_id,
+                    review_below=review_below,
+                )
+            )
+        )
+        blank = unread | "ReviewUnread" >> beam.Map(
+            lambda page: review_page(page, None, model_id=model_id, review_below=review_below)
+        )
+        return (read, blank) | "Rows" >> beam.Flatten()
+
+
+def csv_line(result: ScanResult) -> str:
+    """One row as a CSV line, as scan writes it (formula-like cells protected)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(csv_cells(result))
+    return buffer.getvalue()
+
+
+def csv_header() -> str:
+    """The shards' header line; the byte-order mark lets Excel read UTF-8 names."""
+    return "\ufeff" + ",".join(COLUMNS)
+
+
+def run_pipeline(
+    source: str,
+    out_prefix: str,
+    model_path: str,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    review_below: float = DEFAULT_REVIEW_BELOW,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    pipeline_args: Sequence[str] = (),
+) -> None:
+    """``batchdigits beam``: scan ``source`` into CSV shards ``PREFIX-*-of-*.csv``.
+
+    ``pipeline_args`` go to Beam (``--runner DataflowRunner --project ...``);
+    without ``--runner`` the pipeline runs here, on :data:`DEFAULT_RUNNER`.
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    args = list(pipeline_args)
+    if not any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
+        args.append(f"--runner={DEFAULT_RUNNER}")
+    with beam.Pipeline(options=PipelineOptions(args)) as pipeline:
+        _ = (
+            pipeline
+            | "Scan"
+            >> ScanFiles(
+                source,
+                model_path,
+                include=include,
+                exclude=exclude,
+                review_below=review_below,
+                batch_size=batch_size,
+            )
+            | "Lines" >> beam.Map(csv_line)
+            | "Write"
+            >> beam.io.WriteToText(out_prefix, file_name_suffix=".csv", header=csv_header())
+        )

@@ -1,0 +1,107 @@
+"""The Beam pipeline: the same rows as scan, on Beam's local runner."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from batchdigits import cli
+from batchdigits.model import shipped_model_path
+from batchdigits.options import ScanOptions
+from batchdigits.pipeline import run_scan
+
+from .conftest import draw_digit, write_digit_folder
+
+beam = pytest.importorskip(
+    "apache_beam", reason="Apache Beam is an extra: pip install 'batchdigits[beam]'"
+)
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # noqa: E402
+from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
+
+from batchdigits.beam import ScanFiles, input_pattern, relative_to  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def mixed_folder(folder: Path) -> Path:
+    write_digit_folder(folder, count=5)
+    (folder / "sub").mkdir()
+    pages = [Image.fromarray(draw_digit(d)) for d in "107"]
+    pages[0].save(folder / "sub" / "form.tif", save_all=True, append_images=pages[1:])
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    Image.new("L", (300, 200), 245).save(folder / "blank.png")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.png").write_bytes((folder / "blank.png").read_bytes())
+    return folder
+
+
+def comparable(row) -> tuple:  # type: ignore[no-untyped-def]
+    """What must agree between scan and Beam (confidences to 3 places: the
+    model's batches differ, and with them the last bits of its arithmetic)."""
+    return (
+        row.file,
+        row.page,
+        row.digit,
+        None if row.confidence is None else round(row.confidence, 3),
+        row.needs_review,
+        row.reason,
+        row.error,
+        row.runner_up,
+        row.model_id,
+        row.file_size,
+        row.file_mtime_ns,
+    )
+
+
+def test_scan_files_gives_the_rows_scan_gives(tmp_path: Path) -> None:
+    folder = mixed_folder(tmp_path / "in")
+    expected = [comparable(r) for r in run_scan(ScanOptions(folder=folder, jobs=1)).results]
+    assert len(expected) == 10  # 5 digits, 3 pages, a broken file, a blank page
+    with BeamTestPipeline(argv=["--runner=FnApiRunner"]) as pipeline:
+        rows = pipeline | ScanFiles(str(folder), str(shipped_model_path()), batch_size=4)
+        assert_that(rows | beam.Map(comparable), equal_to(expected))
+
+
+def test_include_exclude_and_globs_select_as_scan_does(tmp_path: Path) -> None:
+    folder = mixed_folder(tmp_path / "in")
+    options = ScanOptions(folder=folder, jobs=1, include=("*.tif", "*.png"), exclude=("broken*",))
+    expected = [comparable(r) for r in run_scan(options).results]
+    with BeamTestPipeline(argv=["--runner=FnApiRunner"]) as pipeline:
+        rows = pipeline | ScanFiles(
+            str(folder),
+            str(shipped_model_path()),
+            include=("*.tif", "*.png"),
+            exclude=("broken*",),
+        )
+        assert_that(rows | beam.Map(comparable), equal_to(expected))
+    assert input_pattern(f"{folder}/sub/*.tif") == (f"{folder}/sub/*.tif", f"{folder}/sub")
+    assert input_pattern("gs://bucket/scans/") == ("gs://bucket/scans/**", "gs://bucket/scans")
+    assert relative_to("gs://bucket/scans/a/b.png", "gs://bucket/scans") == "a/b.png"
+
+
+def test_beam_command_writes_csv_shards_with_scan_columns(tmp_path: Path) -> None:
+    folder = mixed_folder(tmp_path / "in")
+    out = tmp_path / "out" / "rows"
+    result = CliRunner().invoke(cli.app, ["beam", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    shards = sorted(out.parent.glob("rows-*-of-*.csv"))
+    assert shards
+    rows = []
+    for shard in shards:
+        text = shard.read_text(encoding="utf-8-sig")
+        rows += list(csv.DictReader(io.StringIO(text)))
+    scan_csv = tmp_path / "scan.csv"
+    assert CliRunner().invoke(cli.app, ["scan", str(folder), "--out", str(scan_csv)]).exit_code == 3
+    with scan_csv.open(encoding="utf-8-sig", newline="") as stream:
+        expected = list(csv.DictReader(stream))
+    assert list(rows[0]) == list(expected[0])  # the same columns, in the same order
+
+    def key(row: dict[str, str]) -> tuple[str, ...]:
+        return (row["file"], row["page"], row["digit"], row["needs_review"], row["reason"])
+
+    assert sorted(map(key, rows)) == sorted(map(key, expected))
