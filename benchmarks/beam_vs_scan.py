@@ -99,7 +99,8 @@ def main() -> None:
         "",
         table(["run", "wall", "against scan", "same digit and flag"], rows),
         "",
-        "Where the difference goes (from how the runs are built; not profiled stage by stage): scan decodes and preprocesses in one worker per core "
+        "Where the difference goes (from how the runs are built; not profiled stage by "
+        "stage): scan decodes and preprocesses in one worker per core "
         "while its main process runs the model; the default local runner runs every stage "
         "in one process, one bundle at a time, so decoding and preprocessing get one core, "
         "and each element pays Beam's per-element bookkeeping. Multi-processing mode spreads "
