@@ -17,6 +17,8 @@ from .preprocess import Box
 #: Longest side of a thumbnail, in pixels: a digit reads at a glance at this
 #: size, and a JPEG of it is 1-4 KB.
 THUMBNAIL_SIDE = 96
+#: Most a small crop is enlarged to fill the thumbnail.
+MAX_ENLARGE = 4.0
 #: Paper kept around the digit's box, as a share of its longer side: enough
 #: to show a neighbour or a ruled line that may explain a misreading.
 MARGIN = 0.35
@@ -35,7 +37,10 @@ def thumbnail(pixels: np.ndarray, box: Box | None) -> bytes:
             max(0, left - margin) : min(width, right + margin),
         ]
     image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "L")
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    # Small crops are enlarged too (up to 4x), so a tiny digit reads at a glance.
+    scale = min(MAX_ENLARGE, THUMBNAIL_SIDE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    image = image.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
