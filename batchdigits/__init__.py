@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 if TYPE_CHECKING:
+    from .api import learn as learn
     from .api import scan as scan
     from .options import ScanOptions as ScanOptions
 
 
 def __getattr__(name: str) -> Any:
-    if name == "scan":
-        from .api import scan
+    if name in ("scan", "learn"):
+        from . import api
 
-        return scan
+        return getattr(api, name)
     if name == "ScanOptions":
         from .options import ScanOptions
 
@@ -28,4 +29,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'batchdigits' has no attribute {name!r}")
 
 
-__all__ = ["ScanOptions", "__version__", "scan"]
+__all__ = ["ScanOptions", "__version__", "learn", "scan"]

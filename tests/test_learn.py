@@ -150,3 +150,14 @@ def test_bad_labels_are_clear_errors(tmp_path: Path) -> None:
     result = invoke("learn", folder, "--labels", outside, "--out", tmp_path / "m")
     assert result.exit_code == 2 and "'11' is not a digit 0-9" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_python_api_learns_too(tmp_path: Path) -> None:
+    import batchdigits
+
+    folder = labelled_folder(tmp_path / "in")
+    report = batchdigits.learn(
+        folder, folder / "labels.csv", out_dir=tmp_path / "m", copies=1, jobs=1
+    )
+    assert report.model_path == tmp_path / "m" / "digits.keras" and report.model_path.is_file()
+    assert report.metadata["learned"]["labelled_images"] == 12
