@@ -210,9 +210,7 @@ def learn(options: LearnOptions, log: Callable[[str], None] = print) -> LearnRep
             "labels": str(options.labels),
             "labelled_images": len(examples),
             "new_labelled_images": len(fresh),
-            "per_digit": {
-                str(d): int(n) for d, n in enumerate(np.bincount(examples.labels, minlength=10))
-            },
+            "per_digit": {str(d): int(n) for d, n in enumerate(per_digit)},
             "memory_examples": memory.size,
             "distorted_copies": memory.copies,
             "radius": memory.radius,
