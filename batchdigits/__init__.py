@@ -12,16 +12,15 @@ from typing import TYPE_CHECKING, Any
 __version__ = "1.1.0"
 
 if TYPE_CHECKING:
-    from .api import learn as learn
     from .api import scan as scan
     from .options import ScanOptions as ScanOptions
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("scan", "learn"):
-        from . import api
+    if name == "scan":
+        from .api import scan
 
-        return getattr(api, name)
+        return scan
     if name == "ScanOptions":
         from .options import ScanOptions
 
@@ -29,4 +28,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'batchdigits' has no attribute {name!r}")
 
 
-__all__ = ["ScanOptions", "__version__", "learn", "scan"]
+__all__ = ["ScanOptions", "__version__", "scan"]

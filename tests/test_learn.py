@@ -153,11 +153,10 @@ def test_bad_labels_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_the_python_api_learns_too(tmp_path: Path) -> None:
-    import batchdigits
+    from batchdigits import api, learn  # the module learn, and the API's learn beside scan
 
+    assert callable(api.learn) and hasattr(learn, "LearnOptions")
     folder = labelled_folder(tmp_path / "in")
-    report = batchdigits.learn(
-        folder, folder / "labels.csv", out_dir=tmp_path / "m", copies=1, jobs=1
-    )
+    report = api.learn(folder, folder / "labels.csv", out_dir=tmp_path / "m", copies=1, jobs=1)
     assert report.model_path == tmp_path / "m" / "digits.keras" and report.model_path.is_file()
     assert report.metadata["learned"]["labelled_images"] == 12
