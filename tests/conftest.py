@@ -116,3 +116,15 @@ def write_digit_folder(folder: Path, count: int = 6) -> list[Path]:
         Image.fromarray(page).save(path)
         paths.append(path)
     return paths
+
+
+def write_big_folder(folder: Path, count: int) -> Path:
+    """``count`` copies of one 600x480 scan: a folder a run takes seconds over."""
+    import io
+
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    Image.fromarray(draw_digit("7", size=(600, 480))).save(buffer, "PNG")
+    for i in range(count):
+        (folder / f"{i:05d}.png").write_bytes(buffer.getvalue())
+    return folder

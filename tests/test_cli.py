@@ -19,7 +19,7 @@ from batchdigits import cli, pipeline
 from batchdigits.errors import ExitCode
 from batchdigits.model import shipped_model_path
 
-from .conftest import SAMPLE_SCANS, draw_digit, write_digit_folder
+from .conftest import SAMPLE_SCANS, draw_digit, write_big_folder, write_digit_folder
 
 runner = CliRunner()
 
@@ -197,12 +197,7 @@ def test_real_subprocess_streams(tmp_path: Path) -> None:
 def test_interrupt_leaves_previous_results_untouched(
     tmp_path: Path, signum: int, code: int
 ) -> None:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    buffer = io.BytesIO()
-    Image.fromarray(draw_digit("7", size=(600, 480))).save(buffer, "PNG")
-    for i in range(1500):
-        (folder / f"{i:05d}.png").write_bytes(buffer.getvalue())
+    folder = write_big_folder(tmp_path / "in", 1500)
     out = tmp_path / "r.csv"
     out.write_bytes(b"previous results\r\n")
     lock = tmp_path / "r.csv.lock"

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from batchdigits import cli, output, pipeline
 from batchdigits.model import resolve_model, shipped_model_path
 
-from .conftest import REPO, CountingClassifier, draw_digit, write_digit_folder
+from .conftest import REPO, CountingClassifier, write_big_folder, write_digit_folder
 
 PREVIOUS = b"file,digit,confidence,needs_review\r\nprevious.png,3,0.99,false\r\n"
 
@@ -125,12 +124,7 @@ def test_workers_die_with_a_sigkilled_parent(mode: str, tmp_path: Path) -> None:
 @needs_proc
 @pytest.mark.slow
 def test_sigkilled_scan_leaves_no_process_and_the_next_run_is_clean(tmp_path: Path) -> None:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    buffer = io.BytesIO()
-    Image.fromarray(draw_digit("7", size=(600, 480))).save(buffer, "PNG")
-    for i in range(3000):
-        (folder / f"{i:05d}.png").write_bytes(buffer.getvalue())
+    folder = write_big_folder(tmp_path / "in", 3000)
     results = tmp_path / "results"
     results.mkdir()
     out = results / "r.csv"
