@@ -466,6 +466,8 @@ def beam_command(
     """Scan as an Apache Beam pipeline; options after the arguments go to Beam
     (--runner DataflowRunner --project ...). Needs batchdigits[beam]."""
     configure_logging(quiet=quiet, verbose=verbose, log_file=None)
+    if not verbose:  # Beam warns on the root logger about optional clients it lacks
+        logging.getLogger().setLevel(logging.ERROR)
     with _guarded(verbose):
         from .errors import InputError
         from .model import resolve_model
