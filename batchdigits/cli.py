@@ -466,8 +466,27 @@ def beam_command(
     """Scan as an Apache Beam pipeline; options after the arguments go to Beam
     (--runner DataflowRunner --project ...). Needs batchdigits[beam]."""
     configure_logging(quiet=quiet, verbose=verbose, log_file=None)
+    root = logging.getLogger()
+    level = root.level
     if not verbose:  # Beam warns on the root logger about optional clients it lacks
-        logging.getLogger().setLevel(logging.ERROR)
+        root.setLevel(logging.ERROR)
+    try:
+        _run_beam(ctx, source, out, include, exclude, model, review_below, batch_size, verbose)
+    finally:
+        root.setLevel(level)
+
+
+def _run_beam(
+    ctx: typer.Context,
+    source: str,
+    out: str,
+    include: list[str] | None,
+    exclude: list[str] | None,
+    model: str | None,
+    review_below: float,
+    batch_size: int,
+    verbose: bool,
+) -> None:
     with _guarded(verbose):
         from .errors import InputError
         from .model import resolve_model
@@ -479,6 +498,10 @@ def beam_command(
                 f"Apache Beam is not installed ({exc})",
                 remedy="pip install 'batchdigits[beam]'",
             ) from exc
+        if "://" not in source and not any(char in source for char in "*?["):
+            from .pipeline import check_folder
+
+            check_folder(Path(source))
         run_pipeline(
             source,
             out,

@@ -105,3 +105,11 @@ def test_beam_command_writes_csv_shards_with_scan_columns(tmp_path: Path) -> Non
         return (row["file"], row["page"], row["digit"], row["needs_review"], row["reason"])
 
     assert sorted(map(key, rows)) == sorted(map(key, expected))
+
+
+def test_beam_command_refuses_a_missing_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli.app, ["beam", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2 and "folder not found" in result.stderr
+    assert not list(tmp_path.iterdir())
