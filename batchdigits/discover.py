@@ -48,8 +48,7 @@ class SourceFile:
     @classmethod
     def of(cls, path: Path) -> SourceFile:
         """A file on its own, as if found in its folder (benchmarks, tests)."""
-        info = path.stat()
-        return cls(str(path.parent), path.name, info.st_size, info.st_mtime_ns)
+        return cls.of_relative(path.parent, path.name)
 
 
 @dataclass

@@ -82,18 +82,12 @@ def iter_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
     the picture a viewer shows as a still. A page that fails raises
     :class:`UnreadableImage` after the pages before it were given.
     """
-    if _empty(path):
-        raise UnreadableImage("empty file (0 bytes)")
-    if is_pdf(path):
-        try:
-            for number, pixels in render_pages(path, max_pixels=max_pixels):
-                yield Page(number, pixels)
-        except PdfError as exc:
-            raise UnreadableImage(str(exc)) from exc
-        except MemoryError as exc:
-            raise UnreadableImage("PDF page too large to render in memory") from exc
-        return
     try:
+        if path.stat().st_size == 0:
+            raise UnreadableImage("empty file (0 bytes)")
+        if is_pdf(path):
+            yield from _pdf_pages(path, max_pixels)
+            return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
@@ -137,13 +131,14 @@ def iter_pages(path: Path, *, max_pixels: int = MAX_PIXELS, draft: bool = True) 
         raise UnreadableImage(f"corrupt or truncated image data: {_describe(exc)}") from exc
 
 
-def _empty(path: Path) -> bool:
+def _pdf_pages(path: Path, max_pixels: int) -> Iterator[Page]:
     try:
-        return path.stat().st_size == 0
-    except FileNotFoundError as exc:
-        raise UnreadableImage("file disappeared before it could be read") from exc
-    except PermissionError as exc:
-        raise UnreadableImage("permission denied") from exc
+        for number, pixels in render_pages(path, max_pixels=max_pixels):
+            yield Page(number, pixels)
+    except PdfError as exc:
+        raise UnreadableImage(str(exc)) from exc
+    except MemoryError as exc:
+        raise UnreadableImage("PDF page too large to render in memory") from exc
 
 
 def _describe(exc: BaseException) -> str:

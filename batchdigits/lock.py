@@ -15,18 +15,9 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import OutputError
+from .parallel import process_alive
 
 log = logging.getLogger("batchdigits")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 class OutputLock:
@@ -70,7 +61,7 @@ class OutputLock:
             return  # released meanwhile: try again
         except (OSError, ValueError, KeyError, TypeError):
             owner, pid, host = {}, -1, ""
-        if pid > 0 and host == socket.gethostname() and _alive(pid):
+        if pid > 0 and host == socket.gethostname() and process_alive(pid):
             raise OutputError(
                 f"another batchdigits run (pid {pid}, started {owner.get('started', '?')}) "
                 f"is writing {self.path.with_suffix('').name}",

@@ -33,7 +33,7 @@ log = logging.getLogger("batchdigits")
 
 #: prctl(2) option: the signal this process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
-#: How often a worker without prctl checks that its parent is still there.
+#: How often a worker without prctl or pidfd checks that the run is still there.
 WATCHDOG_SECONDS = 0.5
 
 #: What a task whose worker died is replaced with: ``(task, reason) -> result``.
@@ -71,7 +71,7 @@ def _exit_with(starter: int, parent: int) -> None:
         if handle is not None:
             select.select([handle], [], [])
         else:
-            while os.getppid() == parent and _alive(starter):
+            while os.getppid() == parent and process_alive(starter):
                 time.sleep(WATCHDOG_SECONDS)
         os._exit(1)
 
@@ -100,11 +100,12 @@ def start_worker(starter: int) -> None:
     parent = os.getppid()
     if not (parent == starter and _set_parent_death_signal()):
         _exit_with(starter, parent)
-    if not _alive(starter) or os.getppid() != parent:
+    if not process_alive(starter) or os.getppid() != parent:
         os._exit(1)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (it may be another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -223,15 +223,6 @@ class Classified(NamedTuple):
     whole_page_used: np.ndarray  # (N,) bool: the answer is the whole-page reading's
 
 
-def predict_readings(
-    classifier: Classifier,
-    images: Sequence[np.ndarray],
-    whole_pages: Sequence[np.ndarray | None],
-) -> np.ndarray:
-    """The probabilities of :func:`choose_readings`."""
-    return choose_readings(classifier, images, whole_pages).probabilities
-
-
 def choose_readings(
     classifier: Classifier,
     images: Sequence[np.ndarray],

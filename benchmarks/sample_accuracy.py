@@ -27,7 +27,7 @@ from tutorial_model import tutorial_model
 
 from batchdigits.model import load_classifier, resolve_model
 from batchdigits.parallel import available_cores
-from batchdigits.pipeline import SECOND_READING_BELOW, predict_readings
+from batchdigits.pipeline import SECOND_READING_BELOW, choose_readings
 from batchdigits.preprocess import mnist_readings
 from batchdigits.train import prepare_digits
 
@@ -109,9 +109,9 @@ def main() -> None:
         unsure = np.flatnonzero(probabilities.max(axis=1) < SECOND_READING_BELOW)
         whole_pages = [mnist_readings(x_test[i])[1] for i in unsure]
         as_scanned = predicted.copy()
-        as_scanned[unsure] = predict_readings(classifier, prepared[unsure], whole_pages).argmax(
-            axis=1
-        )
+        as_scanned[unsure] = choose_readings(
+            classifier, prepared[unsure], whole_pages
+        ).probabilities.argmax(axis=1)
         raw = np.concatenate(
             [
                 classifier.predict(x_test[i : i + 1000]).argmax(axis=1)

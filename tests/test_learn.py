@@ -156,6 +156,7 @@ def test_the_python_api_learns_too(tmp_path: Path) -> None:
     from batchdigits import api, learn  # the module learn, and the API's learn beside scan
 
     assert callable(api.learn) and hasattr(learn, "LearnOptions")
+    assert cli.DEFAULT_COPIES == learn.DEFAULT_COPIES  # the CLI's default is the library's
     folder = labelled_folder(tmp_path / "in")
     report = api.learn(folder, folder / "labels.csv", out_dir=tmp_path / "m", copies=1, jobs=1)
     assert report.model_path == tmp_path / "m" / "digits.keras" and report.model_path.is_file()
