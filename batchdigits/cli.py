@@ -149,6 +149,14 @@ JobsOption = Annotated[
 ModelOption = Annotated[
     Path | None, typer.Option("--model", help="Use this .keras model instead of the default.")
 ]
+NumbersOption = Annotated[
+    bool,
+    typer.Option(
+        "--numbers",
+        help="Each image holds a number (digits written left to right): read them all, "
+        "one row per image with the number as text (leading zeros kept).",
+    ),
+]
 ReviewBelowOption = Annotated[
     float,
     typer.Option(
@@ -225,6 +233,7 @@ def scan(
         WorkbookRowsChoice,
         typer.Option("--workbook-rows", help="Rows in the workbook: flagged ones, or all."),
     ] = WorkbookRowsChoice.flagged,
+    numbers: NumbersOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     log_file: LogFileOption = None,
@@ -252,6 +261,7 @@ def scan(
             progress=None if not quiet else False,
             workbook=workbook,
             workbook_rows=workbook_rows.value,
+            numbers=numbers,
         )
         report = run_scan(options)
         destination = "standard output" if options.to_stdout else str(out)
@@ -288,6 +298,7 @@ def evaluate(
     model: ModelOption = None,
     review_below: ReviewBelowOption = DEFAULT_REVIEW_BELOW,
     jobs: JobsOption = 0,
+    numbers: NumbersOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -306,6 +317,7 @@ def evaluate(
             review_below=review_below,
             jobs=jobs,
             progress=None if not quiet else False,
+            numbers=numbers,
         )
         evaluation = run_evaluation(options, labels)
         typer.echo(json.dumps(evaluation.to_dict(), indent=2) if as_json else evaluation.to_text())
@@ -329,7 +341,10 @@ def train(
             "--out", help="Folder for the model. Default: the user model folder scan uses."
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = DEFAULT_EPOCHS,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"Default {DEFAULT_EPOCHS}; with --splits, 4."),
+    ] = None,
     distorted_copies: Annotated[
         int, typer.Option(min=0, help="Randomly distorted copies of each training digit.")
     ] = DEFAULT_DISTORTED_COPIES,
@@ -345,10 +360,23 @@ def train(
         typer.Option(min=0.0, max=1.0, help="Share of distorted copies drawn with broken strokes."),
     ] = DEFAULT_BROKEN_STROKES,
     limit: Annotated[
-        int | None, typer.Option(min=10, help="Train on this many digits only (smoke tests).")
+        int | None,
+        typer.Option(
+            min=10,
+            help="Train on this many digits only (smoke tests); with --splits, on "
+            "this many composed numbers.",
+        ),
     ] = None,
     seed: int = DEFAULT_TRAIN_SEED,
     jobs: JobsOption = 0,
+    splits: Annotated[
+        bool,
+        typer.Option(
+            "--splits",
+            help="Train the split model of scan --numbers (is a candidate one whole digit?) "
+            "instead of the digit model.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -357,13 +385,27 @@ def train(
     with _guarded(verbose):
         from .model import user_model_dir
         from .parallel import available_cores
+
+        if splits:
+            from .splits import DEFAULT_EPOCHS as SPLIT_EPOCHS
+            from .splits import DEFAULT_NUMBERS, train_split_model
+
+            train_split_model(
+                data,
+                out_dir or user_model_dir(),
+                numbers=limit or DEFAULT_NUMBERS,
+                epochs=epochs or SPLIT_EPOCHS,
+                seed=seed,
+                log=log.info,
+            )
+            return
         from .train import TrainOptions
         from .train import train as run_training
 
         options = TrainOptions(
             data=data,
             out_dir=out_dir or user_model_dir(),
-            epochs=epochs,
+            epochs=epochs or DEFAULT_EPOCHS,
             distorted_copies=distorted_copies,
             font_samples=font_samples,
             stroke_samples=stroke_samples,

@@ -4,14 +4,18 @@
 --workbook`` writes) only the filled ``corrected_digit`` cells count: a
 digit is a label (a correction, or a confirmation where it matches what was
 read), ``x`` means "not a digit / skip", and an empty cell says nothing (a
-flagged row left as read is not a correction).
+flagged row left as read is not a correction). For numbers (``evaluate
+--numbers``) a label is a string of digits, in the CSV's ``label`` column or
+the workbook's ``corrected_number``; leading zeros count.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import InputError
 
@@ -28,15 +32,66 @@ class Correction:
     label: int
 
 
+@dataclass(frozen=True, slots=True)
+class NumberLabel:
+    """The right number (its digits, as written) for one page of one file."""
+
+    file: str
+    page: int | None
+    label: str
+
+
+Label = TypeVar("Label", Correction, NumberLabel)
+
+
 def read_corrections(path: Path) -> list[Correction]:
     """Every label in ``path`` (a CSV or a reviewed workbook), in file order."""
+    from .workbook import CORRECTED
+
+    return _read(path, _digit, Correction, CORRECTED)
+
+
+def read_number_labels(path: Path) -> list[NumberLabel]:
+    """Every number label in ``path`` (a CSV or a reviewed ``--numbers``
+    workbook), in file order."""
+    from .workbook import CORRECTED_NUMBER
+
+    return _read(path, _number, NumberLabel, CORRECTED_NUMBER)
+
+
+def _read(
+    path: Path,
+    parse: Callable[[object, str, Path], Any],
+    make: Callable[[str, int | None, Any], Label],
+    column: str,
+) -> list[Label]:
     if not path.is_file():
         raise InputError(
             f"cannot read labels {path}: no such file", remedy="check the --labels path"
         )
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
-        return _from_workbook(path)
-    return _from_csv(path)
+        return _from_workbook(path, parse, make, column)
+    return _from_csv(path, parse, make)
+
+
+def _number(value: object, where: str, path: Path) -> str | None:
+    """A cell's number: its digits as text (a spreadsheet's ``="0012"`` form
+    too), or None for empty and 'x'; anything else is an error."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = str(value).strip()
+    if text.startswith('="') and text.endswith('"'):
+        text = text[2:-1]
+    if text == "" or text.lower() == SKIP:
+        return None
+    if text.isascii() and text.isdigit():
+        return text
+    raise InputError(
+        f"{path} {where}: {text!r} is not a number written as digits",
+        remedy=f"type the digits written there (leading zeros kept), or {SKIP} to skip it",
+    )
 
 
 def _digit(value: object, where: str, path: Path) -> int | None:
@@ -58,7 +113,11 @@ def _digit(value: object, where: str, path: Path) -> int | None:
     )
 
 
-def _from_csv(path: Path) -> list[Correction]:
+def _from_csv(
+    path: Path,
+    parse: Callable[[object, str, Path], Any],
+    make: Callable[[str, int | None, Any], Label],
+) -> list[Label]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
             reader = csv.DictReader(stream)
@@ -69,10 +128,10 @@ def _from_csv(path: Path) -> list[Correction]:
                 )
             corrections = []
             for line, row in enumerate(reader, start=2):
-                label = _digit(row["label"], f"line {line}", path)
+                label = parse(row["label"], f"line {line}", path)
                 page = _page(row.get("page"), f"line {line}", path)
                 if label is not None:
-                    corrections.append(Correction(row["file"], page, label))
+                    corrections.append(make(row["file"], page, label))
             return corrections
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(
@@ -91,11 +150,16 @@ def _page(value: object, where: str, path: Path) -> int | None:
         ) from None
 
 
-def _from_workbook(path: Path) -> list[Correction]:
+def _from_workbook(
+    path: Path,
+    parse: Callable[[object, str, Path], Any],
+    make: Callable[[str, int | None, Any], Label],
+    column: str,
+) -> list[Label]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    from .workbook import CORRECTED, REVIEW_SHEET
+    from .workbook import REVIEW_SHEET
 
     try:
         book = load_workbook(path, read_only=True)
@@ -109,34 +173,42 @@ def _from_workbook(path: Path) -> list[Correction]:
         for sheet in sheets:
             rows = sheet.iter_rows(values_only=True)
             header = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
-            if CORRECTED in header and "file" in header:
-                return _read_sheet(path, sheet.title, header, rows)
+            if column in header and "file" in header:
+                return _read_sheet(path, sheet.title, header, rows, parse, make, column)
     finally:
         book.close()
     raise InputError(
-        f"{path} has no sheet with the columns file and {CORRECTED}",
+        f"{path} has no sheet with the columns file and {column}",
         remedy="pass the review workbook that 'scan --workbook' wrote",
     )
 
 
-def _read_sheet(path: Path, title: str, header: list[str], rows: object) -> list[Correction]:
+def _read_sheet(
+    path: Path,
+    title: str,
+    header: list[str],
+    rows: object,
+    parse: Callable[[object, str, Path], Any],
+    make: Callable[[str, int | None, Any], Label],
+    column: str,
+) -> list[Label]:
     from openpyxl.utils import get_column_letter
 
-    from .workbook import CORRECTED, file_of_cell
+    from .workbook import file_of_cell
 
-    file_at, label_at = header.index("file"), header.index(CORRECTED)
+    file_at, label_at = header.index("file"), header.index(column)
     page_at = header.index("page") if "page" in header else None
     corrections = []
     for number, row in enumerate(rows, start=2):  # type: ignore[call-overload]
         if row is None or len(row) <= max(file_at, label_at):
             continue
         where = f"{title}!{get_column_letter(label_at + 1)}{number}"
-        label = _digit(row[label_at], where, path)
+        label = parse(row[label_at], where, path)
         if label is None:
             continue
         file = file_of_cell(row[file_at])
         if not file:
-            raise InputError(f"{path} {where}: a digit for a row without a file", remedy="")
+            raise InputError(f"{path} {where}: a label for a row without a file", remedy="")
         page = _page(row[page_at], where, path) if page_at is not None else None
-        corrections.append(Correction(file, page, label))
+        corrections.append(make(file, page, label))
     return corrections

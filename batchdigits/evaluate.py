@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .corrections import read_corrections
+from .corrections import read_corrections, read_number_labels
 from .options import ScanOptions
 from .pipeline import run_scan
 from .results import ScanResult
@@ -122,15 +122,117 @@ def evaluate_results(
     )
 
 
-def evaluate(options: ScanOptions, labels_path: Path) -> Evaluation:
-    """Scan ``options.folder`` exactly as ``scan`` does, then compare with the labels."""
-    labels = read_labels(labels_path)
+@dataclass
+class NumberEvaluation:
+    """What ``evaluate --numbers`` measured: whole strings and their digits."""
+
+    labelled: int
+    unlabelled: list[str]
+    accuracy: float  # strings exactly right
+    digit_accuracy: float  # 1 - edit distance / length, averaged
+    per_length: dict[int, tuple[int, int]]  # digits in the label -> (right, total)
+    review_below: float
+    coverage: float
+    unflagged_error: float
+    curve: list[ThresholdPoint] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labelled": self.labelled,
+            "unlabelled_files": self.unlabelled,
+            "accuracy": self.accuracy,
+            "digit_accuracy": self.digit_accuracy,
+            "per_length_accuracy": {n: r / t for n, (r, t) in self.per_length.items()},
+            "review_below": self.review_below,
+            "coverage": self.coverage,
+            "unflagged_error": self.unflagged_error,
+            "curve": [vars(point) for point in self.curve],
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"{self.labelled} labelled numbers; {self.accuracy:.2%} exactly right, "
+            f"digits {self.digit_accuracy:.2%} right",
+            f"review below {self.review_below}: {self.coverage:.1%} of rows not flagged, "
+            f"{self.unflagged_error:.2%} of those wrong",
+        ]
+        if self.unlabelled:
+            lines.append(f"{len(self.unlabelled)} scanned files have no label and were left out")
+        lines += ["", "per length (digits):"]
+        for length, (right, total) in self.per_length.items():
+            lines.append(f"  {length}: {right / total:.1%} ({right}/{total})")
+        lines += ["", "threshold  coverage  error when not flagged"]
+        for point in self.curve:
+            lines.append(f"  {point.threshold:<8} {point.coverage:>8.1%}  {point.error:>8.2%}")
+        return "\n".join(lines)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: digits inserted, dropped or misread."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def evaluate_numbers_results(
+    results: list[ScanResult],
+    labels: dict[str, str],
+    review_below: float,
+    thresholds: tuple[float, ...] = THRESHOLDS,
+) -> NumberEvaluation:
+    rows = [r for r in results if r.file in labels]
+    unlabelled = sorted({r.file for r in results if r.file not in labels})
+    truth = [labels[r.file] for r in rows]
+    read = [r.number or "" for r in rows]
+    correct = np.array([t == n for t, n in zip(truth, read, strict=True)], dtype=bool)
+    digits = [max(0.0, 1 - edit_distance(t, n) / len(t)) for t, n in zip(truth, read, strict=True)]
+    confidence = np.array([0.0 if r.confidence is None else r.confidence for r in rows])
+    problem = np.array([bool(r.error) or r.number is None for r in rows], dtype=bool)
+    lengths = np.array([len(t) for t in truth], dtype=int)
+    per_length = {
+        int(n): (int(correct[lengths == n].sum()), int((lengths == n).sum()))
+        for n in sorted(set(lengths.tolist()))
+    }
+
+    def point(threshold: float) -> ThresholdPoint:
+        kept = (confidence >= threshold) & ~problem
+        coverage = float(kept.mean()) if len(kept) else 0.0
+        error = float(1 - correct[kept].mean()) if kept.any() else 0.0
+        return ThresholdPoint(threshold, coverage, error)
+
+    current = point(review_below)
+    return NumberEvaluation(
+        labelled=len(rows),
+        unlabelled=unlabelled,
+        accuracy=float(correct.mean()) if len(rows) else 0.0,
+        digit_accuracy=float(np.mean(digits)) if digits else 0.0,
+        per_length=per_length,
+        review_below=review_below,
+        coverage=current.coverage,
+        unflagged_error=current.error,
+        curve=[point(t) for t in sorted({*thresholds, review_below})],
+    )
+
+
+def evaluate(options: ScanOptions, labels_path: Path) -> Evaluation | NumberEvaluation:
+    """Scan ``options.folder`` exactly as ``scan`` does, then compare with the
+    labels (digit strings with ``options.numbers``)."""
+    if options.numbers:
+        numbers = {label.file: label.label for label in read_number_labels(labels_path)}
+    else:
+        digits = read_labels(labels_path)
     options.exclude = (*options.exclude, labels_path.name)
     report = run_scan(options)
-    return evaluate_results(report.results, labels, options.review_below)
+    if options.numbers:
+        return evaluate_numbers_results(report.results, numbers, options.review_below)
+    return evaluate_results(report.results, digits, options.review_below)
 
 
-def plot_curve(evaluation: Evaluation, path: Path) -> None:
+def plot_curve(evaluation: Evaluation | NumberEvaluation, path: Path) -> None:
     """A PNG of error among unflagged rows against coverage, one point per threshold."""
     import matplotlib
 

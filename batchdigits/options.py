@@ -51,6 +51,9 @@ class ScanOptions:
     #: Also write a review workbook (.xlsx) with a picture of each row there.
     workbook: Path | None = None
     workbook_rows: WorkbookRows = WorkbookRows.FLAGGED
+    #: Each page holds a number (digits written left to right): read them all,
+    #: one row per page with ``number`` (see :mod:`batchdigits.numbers`).
+    numbers: bool = False
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)

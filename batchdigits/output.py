@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from .errors import OutputError
 from .options import OutputFormat
-from .results import COLUMNS, FRACTION_COLUMNS, INTEGER_COLUMNS, ScanResult
+from .results import FRACTION_COLUMNS, INTEGER_COLUMNS, NUMBER_COLUMNS, ScanResult, columns
 
 #: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -37,6 +37,20 @@ def restore(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS) else text
 
 
+def as_text_cell(digits: str) -> str:
+    """A number's digits as a cell every spreadsheet keeps as text: Excel and
+    LibreOffice read ``="00123"`` as the string 00123, where a bare 00123
+    loses its zeros and 16 digits lose the last ones to rounding."""
+    return f'="{digits}"'
+
+
+def from_text_cell(text: str) -> str:
+    """Undo :func:`as_text_cell`."""
+    if text.startswith('="') and text.endswith('"'):
+        return text[2:-1]
+    return text
+
+
 def _csv_cell(value: Any, protect: bool) -> str:
     if value is None:
         return ""
@@ -48,14 +62,20 @@ def _csv_cell(value: Any, protect: bool) -> str:
 
 
 def csv_cells(result: ScanResult, *, protect: bool = True) -> list[str]:
-    """One row's CSV cells, in :data:`COLUMNS` order."""
+    """One row's CSV cells, in :func:`columns` order. With ``protect`` (a CSV
+    for spreadsheets) a number is written so that they keep it as text."""
     record = result.to_record()
-    return [_csv_cell(record[column], protect) for column in COLUMNS]
+    cells = [_csv_cell(record[column], protect) for column in columns(result.numbers)]
+    if protect and result.numbers and result.number:
+        cells[NUMBER_COLUMNS.index("number")] = as_text_cell(result.number)
+    return cells
 
 
-def write_csv(results: Iterable[ScanResult], stream: IO[str], *, protect: bool = True) -> None:
+def write_csv(
+    results: Iterable[ScanResult], stream: IO[str], *, protect: bool = True, numbers: bool = False
+) -> None:
     writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns(numbers))
     for result in results:
         writer.writerow(csv_cells(result, protect=protect))
 
@@ -65,19 +85,27 @@ def write_jsonl(results: Iterable[ScanResult], stream: IO[str]) -> None:
         stream.write(json.dumps(result.to_record(), ensure_ascii=False) + "\n")
 
 
-def _write(results: list[ScanResult], stream: IO[str], fmt: OutputFormat, protect: bool) -> None:
+def _write(
+    results: list[ScanResult], stream: IO[str], fmt: OutputFormat, protect: bool, numbers: bool
+) -> None:
     if fmt is OutputFormat.CSV:
-        write_csv(results, stream, protect=protect)
+        write_csv(results, stream, protect=protect, numbers=numbers)
     else:
         write_jsonl(results, stream)
 
 
 def write_results(
-    results: list[ScanResult], out: Path, fmt: OutputFormat, *, protect: bool = True
+    results: list[ScanResult],
+    out: Path,
+    fmt: OutputFormat,
+    *,
+    protect: bool = True,
+    numbers: bool = False,
 ) -> None:
-    """Write to ``out`` atomically, or to standard output when ``out`` is '-'."""
+    """Write to ``out`` atomically, or to standard output when ``out`` is '-'.
+    ``numbers``: the rows are ``scan --numbers`` rows (its columns)."""
     if str(out) == "-":
-        _write(results, sys.stdout, fmt, protect)
+        _write(results, sys.stdout, fmt, protect, numbers)
         sys.stdout.flush()
         return
     # Excel needs the byte-order mark to read UTF-8 (non-ASCII file names).
@@ -85,7 +113,7 @@ def write_results(
 
     def write(binary: IO[bytes]) -> None:
         text = io.TextIOWrapper(binary, encoding=encoding, newline="")  # type: ignore[arg-type]
-        _write(results, text, fmt, protect)
+        _write(results, text, fmt, protect, numbers)
         text.flush()
         text.detach()
 
@@ -144,22 +172,26 @@ def atomic_write(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
         raise
 
 
-def read_results(path: Path, fmt: OutputFormat) -> list[dict[str, Any]]:
+def read_results(path: Path, fmt: OutputFormat, *, numbers: bool = False) -> list[dict[str, Any]]:
     """Read a results file we wrote back into records (CSV protection undone).
 
-    Used by incremental runs. Raises ValueError when the file is not ours.
+    Used by incremental runs. Raises ValueError when the file is not ours,
+    or not of the same kind (``numbers``: of ``scan --numbers``).
     """
+    expected = columns(numbers)
     if fmt is OutputFormat.JSONL:
         with path.open(encoding="utf-8") as stream:
             records = [json.loads(line) for line in stream if line.strip()]
     else:
         with path.open(encoding="utf-8-sig", newline="") as stream:
             reader = csv.DictReader(stream)
-            if reader.fieldnames is None or list(reader.fieldnames[:4]) != list(COLUMNS[:4]):
-                raise ValueError(f"{path} does not start with the columns {', '.join(COLUMNS[:4])}")
+            if reader.fieldnames is None or list(reader.fieldnames[:4]) != list(expected[:4]):
+                raise ValueError(
+                    f"{path} does not start with the columns {', '.join(expected[:4])}"
+                )
             records = [_parse_csv_row(row) for row in reader]
     for record in records:
-        missing = [column for column in COLUMNS if column not in record]
+        missing = [column for column in expected if column not in record]
         if missing:
             raise ValueError(f"{path} lacks columns {missing}")
     return records
@@ -174,6 +206,8 @@ def _parse_csv_row(row: dict[str, str]) -> dict[str, Any]:
             record[column] = float(text) if text else None
         elif column == "needs_review":
             record[column] = text == "true"
+        elif column == "number":
+            record[column] = from_text_cell(text) or None
         else:
             record[column] = restore(text or "")
     return record

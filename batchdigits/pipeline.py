@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,12 +27,15 @@ from .errors import InputError, NoImagesError, OutputError
 from .load import Page, UnreadableImage, iter_pages, load_pages
 from .lock import OutputLock
 from .model import Classifier, KerasClassifier, resolve_model
+from .numbers import NumberReading, classify_numbers, digits_picture, number_row
 from .options import ScanOptions
 from .output import read_results, remove_stale_temporaries, write_manifest, write_results
 from .parallel import available_cores, ordered_map, run_isolated
 from .preprocess import PageReading, read_page
 from .results import COLUMNS, RowKey, RowPictures, ScanReport, ScanResult, ScanSummary, StageTimings
 from .review import Reason, review
+from .segment import Segmentation, segment_number
+from .splits import SplitChecker, load_split_checker
 from .thumbnails import thumbnail
 
 log = logging.getLogger("batchdigits")
@@ -67,6 +70,8 @@ class PreparedPage:
     image: np.ndarray | None
     error: str = ""
     whole_page: np.ndarray | None = None  # the whole-page reading, where it differs
+    #: scan --numbers: the page's candidate digits (None: blank or unreadable).
+    segmentation: Segmentation | None = None
     thumbnail: bytes | None = None  # JPEG of the page around the digit (review workbook)
     decode_seconds: float = 0.0
     preprocess_seconds: float = 0.0
@@ -106,13 +111,14 @@ def check_folder(folder: Path) -> None:
 
 
 def prepare_file(
-    source: SourceFile, *, max_pixels: int, pictures: bool = False
+    source: SourceFile, *, max_pixels: int, pictures: bool = False, numbers: bool = False
 ) -> list[PreparedPage]:
     """Stages 2 and 3 for one file: decode its pages and put each in MNIST form.
 
     Pages are decoded one at a time and only their MNIST form is kept, so a
     500-page PDF holds one page's pixels at a time. A page that cannot be
     decoded ends the file with an error row; the pages before it keep theirs.
+    ``numbers``: each page holds a number, segmented into candidate digits.
     """
     prepared: list[PreparedPage] = []
     pages: Iterator[Page] | None = None
@@ -120,7 +126,8 @@ def prepare_file(
         started = time.perf_counter()
         try:
             if pages is None:
-                pages = iter_pages(source.path, max_pixels=max_pixels)
+                # A number's digits are small in its picture: decode JPEGs whole.
+                pages = iter_pages(source.path, max_pixels=max_pixels, draft=not numbers)
             page = next(pages, None)
         except UnreadableImage as exc:
             error = str(exc)
@@ -130,8 +137,9 @@ def prepare_file(
             if page is None:
                 return prepared
             decode_seconds = time.perf_counter() - started
+            prepare = prepare_number_page if numbers else prepare_page
             prepared.append(
-                prepare_page(source, page, decode_seconds, max_pixels=max_pixels, pictures=pictures)
+                prepare(source, page, decode_seconds, max_pixels=max_pixels, pictures=pictures)
             )
             continue
         number = prepared[-1].page + 1 if prepared and prepared[-1].page else None
@@ -179,24 +187,59 @@ def prepare_page(
     )
 
 
+def prepare_number_page(
+    source: SourceFile,
+    page: Page,
+    decode_seconds: float,
+    *,
+    max_pixels: int,
+    pictures: bool = False,
+) -> PreparedPage:
+    """Stage 3 of ``scan --numbers`` for one decoded page: its candidate
+    digits (:mod:`batchdigits.segment`), or why there are none."""
+    started = time.perf_counter()
+    error, picture, segmentation = "", None, None
+    try:
+        segmentation = segment_number(page.pixels)
+        if pictures:
+            picture = thumbnail(page.pixels, None if segmentation is None else segmentation.box)
+    except Exception as exc:  # a segmentation bug on an odd image costs one row
+        error = f"internal error while segmenting: {_describe(exc)}"
+    return PreparedPage(
+        source,
+        page.number,
+        None,
+        error,
+        segmentation=segmentation,
+        thumbnail=picture,
+        decode_seconds=decode_seconds,
+        preprocess_seconds=time.perf_counter() - started,
+    )
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def prepare_files(
-    sources: Sequence[SourceFile], *, max_pixels: int, pictures: bool = False
+    sources: Sequence[SourceFile], *, max_pixels: int, pictures: bool = False, numbers: bool = False
 ) -> list[PreparedPage]:
     """One worker task: :func:`prepare_file` over a chunk of files."""
     return [
         page
         for source in sources
-        for page in prepare_file(source, max_pixels=max_pixels, pictures=pictures)
+        for page in prepare_file(source, max_pixels=max_pixels, pictures=pictures, numbers=numbers)
     ]
 
 
 def prepare_files_alone(
-    sources: Sequence[SourceFile], reason: str, *, max_pixels: int, pictures: bool = False
+    sources: Sequence[SourceFile],
+    reason: str,
+    *,
+    max_pixels: int,
+    pictures: bool = False,
+    numbers: bool = False,
 ) -> list[PreparedPage]:
     """A worker died preparing ``sources`` (and did again when they were retried
     alone): prepare each file in a worker of its own, so that only the file
@@ -206,7 +249,7 @@ def prepare_files_alone(
         error = f"decoder crashed: {reason} while reading this file"
         return [PreparedPage(source, None, None, error)]
 
-    task = partial(prepare_file, max_pixels=max_pixels, pictures=pictures)
+    task = partial(prepare_file, max_pixels=max_pixels, pictures=pictures, numbers=numbers)
     return [page for pages in run_isolated(task, sources, died) for page in pages]
 
 
@@ -296,20 +339,31 @@ def progress_bar(
     return bar.update
 
 
-def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> ScanReport:
+def run_scan(
+    options: ScanOptions,
+    *,
+    classifier: Classifier | None = None,
+    splits: SplitChecker | None = None,
+) -> ScanReport:
     """Run the whole pipeline and write what ``options`` asks for: the results
     (``out``), their manifest, and the review workbook (``workbook``).
 
-    ``classifier`` replaces the Keras model (tests inject fakes here).
+    ``classifier`` replaces the Keras model, and ``splits`` the split model of
+    ``--numbers`` (tests inject fakes here; with a fake classifier and no
+    ``splits``, numbers are read without the split model).
     """
     check_folder(options.folder)
     if options.workbook is not None:
         check_writable_target(options.workbook, "--workbook", "review.xlsx")
     if options.out is None or options.to_stdout:
-        report = _scan(options, classifier)
+        report = _scan(options, classifier, splits)
         if options.out is not None:
             write_results(
-                report.results, options.out, options.format, protect=options.csv_protection
+                report.results,
+                options.out,
+                options.format,
+                protect=options.csv_protection,
+                numbers=options.numbers,
             )
         _write_workbook(options, report)
         return report
@@ -317,8 +371,14 @@ def run_scan(options: ScanOptions, *, classifier: Classifier | None = None) -> S
     with OutputLock(lock_path(options.out)):
         for stale in remove_stale_temporaries(options.out):
             log.warning("removed %s, left by a run that was killed while writing", stale)
-        report = _scan(options, classifier)
-        write_results(report.results, options.out, options.format, protect=options.csv_protection)
+        report = _scan(options, classifier, splits)
+        write_results(
+            report.results,
+            options.out,
+            options.format,
+            protect=options.csv_protection,
+            numbers=options.numbers,
+        )
         write_manifest(manifest_path(options.out), build_manifest(options, report))
         _write_workbook(options, report)
     return report
@@ -332,11 +392,17 @@ def _write_workbook(options: ScanOptions, report: ScanReport) -> None:
     write_workbook(options.workbook, report, folder=options.folder, rows=options.workbook_rows)
 
 
-def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
+def _scan(
+    options: ScanOptions, classifier: Classifier | None, splits: SplitChecker | None
+) -> ScanReport:
     started_at = datetime.now(UTC)
     started = time.monotonic()
     model_ref = resolve_model(options.model) if classifier is None else None
     model_id = classifier.model_id if classifier is not None else model_ref.model_id  # type: ignore[union-attr]
+    if options.numbers and splits is None and classifier is None:
+        splits = load_split_checker(threads=options.jobs or available_cores())
+    if splits is not None:
+        model_id = f"{model_id}+{splits.model_id}"
     discovery = discover_images(options)
     reused, todo = reuse_previous(options, discovery.files, model_id)
     jobs = options.jobs or available_cores()
@@ -345,8 +411,15 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
     # overlaps with the first chunks, and workers fork from a parent that
     # holds no TensorFlow threads.
     pictures = options.workbook is not None
-    task = partial(prepare_files, max_pixels=options.max_pixels, pictures=pictures)
-    died = partial(prepare_files_alone, max_pixels=options.max_pixels, pictures=pictures)
+    task = partial(
+        prepare_files, max_pixels=options.max_pixels, pictures=pictures, numbers=options.numbers
+    )
+    died = partial(
+        prepare_files_alone,
+        max_pixels=options.max_pixels,
+        pictures=pictures,
+        numbers=options.numbers,
+    )
     chunks = _chunks(todo, FILES_PER_TASK)
     in_flight = TASKS_IN_FLIGHT_PER_JOB * jobs
     with ordered_map(task, chunks, jobs, in_flight, on_worker_death=died) as prepared:
@@ -357,7 +430,7 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
             classifier = KerasClassifier(model_ref, threads=jobs)
             timings.model_load = time.perf_counter() - loading
         results, row_pictures = _classify_all(
-            options, prepared, classifier, model_id, len(todo), timings
+            options, prepared, classifier, splits, model_id, len(todo), timings
         )
     results += reused
     results.sort(key=lambda r: r.sort_key)
@@ -380,6 +453,7 @@ def _scan(options: ScanOptions, classifier: Classifier | None) -> ScanReport:
         started=started_at,
         finished=datetime.now(UTC),
         pictures=row_pictures,
+        numbers=options.numbers,
     )
 
 
@@ -387,6 +461,7 @@ def _classify_all(
     options: ScanOptions,
     prepared: Iterator[list[PreparedPage]],
     classifier: Classifier | None,
+    splits: SplitChecker | None,
     model_id: str,
     files: int,
     timings: StageTimings,
@@ -404,9 +479,35 @@ def _classify_all(
         if options.wants_pictures(result):
             pictures[result.key] = RowPictures(page.thumbnail, reading)
 
+    def add_number(page: PreparedPage, reading: NumberReading | None) -> None:
+        source = page.source
+        result = number_row(
+            file=source.relative,
+            page=page.page,
+            error=page.error,
+            reading=reading,
+            model_id=model_id,
+            review_below=options.review_below,
+            file_size=source.size if source.size >= 0 else None,
+            file_mtime_ns=source.mtime_ns or None,
+        )
+        results.append(result)
+        if options.wants_pictures(result):
+            seen = None
+            if reading is not None and page.segmentation is not None:
+                seen = digits_picture(page.segmentation, reading)
+            pictures[result.key] = RowPictures(page.thumbnail, seen)
+
     def run_batch(batch: list[PreparedPage]) -> None:
         assert classifier is not None
         predicting = time.perf_counter()
+        if options.numbers:
+            segmentations = [page.segmentation for page in batch]
+            readings = classify_numbers(classifier, splits, segmentations)
+            timings.model += time.perf_counter() - predicting
+            for page, reading in zip(batch, readings, strict=True):
+                add_number(page, reading)
+            return
         classified = classify(classifier, batch)
         timings.model += time.perf_counter() - predicting
         for page, probs, whole in zip(
@@ -414,19 +515,24 @@ def _classify_all(
         ):
             add(page, probs, page.whole_page if whole else page.image)
 
+    # A number's page holds tens of candidates for the model, a digit's one or two.
+    batch_size = max(1, options.batch_size // 16) if options.numbers else options.batch_size
     for chunk in prepared:
         for page in chunk:
             timings.decode += page.decode_seconds
             timings.preprocess += page.preprocess_seconds
-            if page.image is None:
+            if page.image is None and page.segmentation is None:
                 if page.error:
                     log.warning("%s: %s", page.source.relative, page.error)
-                add(page, None, None)
+                if options.numbers:
+                    add_number(page, None)
+                else:
+                    add(page, None, None)
             else:
                 waiting.append(page)
-        while len(waiting) >= options.batch_size:
-            run_batch(waiting[: options.batch_size])
-            del waiting[: options.batch_size]
+        while len(waiting) >= batch_size:
+            run_batch(waiting[:batch_size])
+            del waiting[:batch_size]
         advance(len({page.source.relative for page in chunk}))
     if waiting:
         run_batch(waiting)
@@ -456,7 +562,7 @@ def reuse_previous(
     if not options.incremental or out is None or options.to_stdout or not out.exists():
         return [], files
     try:
-        records = read_results(out, options.format)
+        records = read_results(out, options.format, numbers=options.numbers)
     except (OSError, ValueError) as exc:
         log.warning("cannot reuse %s (%s); processing every file", out, exc)
         return [], files
@@ -483,18 +589,38 @@ def reuse_previous(
     return reused, todo
 
 
-def rereview(record: dict[str, object], review_below: float) -> ScanResult:
+def rereview(record: dict[str, Any], review_below: float) -> ScanResult:
     """A row from an earlier run, with its review flag decided afresh."""
+    numbers = "number" in record
     confidence = record["confidence"]
     reason = review(
-        confidence=confidence,  # type: ignore[arg-type]
-        blank=record["digit"] is None,
+        confidence=confidence,
+        blank=record["number" if numbers else "digit"] is None,
         error=str(record["error"] or ""),
         review_below=review_below,
+        uncertain_split=record["reason"] == Reason.UNCERTAIN_SPLIT,
     )
-    fields = {column: record[column] for column in COLUMNS}
-    fields.update(needs_review=reason is not None, reason=reason.value if reason else "")
-    return ScanResult(**fields)  # type: ignore[arg-type]
+    flag = {"needs_review": reason is not None, "reason": reason.value if reason else ""}
+    if not numbers:
+        return ScanResult(**{**{c: record[c] for c in COLUMNS}, **flag})
+    number = record["number"]
+    spread = str(record["digit_confidences"] or "")
+    return ScanResult(
+        file=record["file"],
+        page=record["page"],
+        digit=None,
+        confidence=confidence,
+        runner_up=None,
+        runner_up_confidence=None,
+        error=record["error"] or "",
+        model_id=record["model_id"],
+        file_size=record["file_size"],
+        file_mtime_ns=record["file_mtime_ns"],
+        numbers=True,
+        number=None if number is None else str(number),
+        digit_confidences=tuple(float(c) for c in spread.split(";") if c),
+        **flag,
+    )
 
 
 def build_manifest(options: ScanOptions, report: ScanReport) -> dict[str, object]:

@@ -241,7 +241,10 @@ def _refine_region(
     return slice(top, bottom), slice(left, right)
 
 
-def _find_ink(image: np.ndarray, work_max: int) -> _Ink | None:
+def _find_ink(image: np.ndarray, work_max: int, ruled_lines: bool = True) -> _Ink | None:
+    """The ink of the picture at working size. ``ruled_lines=False`` keeps
+    straight lines that ruled paper would explain: in a number, two 1s are
+    two parallel lines (segment.remove_field_lines knows fields instead)."""
     work, scale = _to_work_scale(image, work_max)
     (top, left), work = _crop_scanner_borders(work)
     (sheet_top, sheet_left), work = _crop_to_sheet(work)
@@ -264,7 +267,8 @@ def _find_ink(image: np.ndarray, work_max: int) -> _Ink | None:
         mask = _ink_mask(ink)
         if mask is None:
             return None
-    mask = _remove_ruled_lines(mask, ink)
+    if ruled_lines:
+        mask = _remove_ruled_lines(mask, ink)
     return _Ink(mask, ink, scale, top, left)
 
 

@@ -29,14 +29,35 @@ COLUMNS: tuple[str, ...] = (
     "file_size",
     "file_mtime_ns",
 )
+#: Output columns of ``scan --numbers``: one number (a string of digits) per page.
+NUMBER_COLUMNS: tuple[str, ...] = (
+    "file",
+    "number",
+    "confidence",
+    "needs_review",
+    "reason",
+    "error",
+    "digit_count",
+    "digit_confidences",
+    "page",
+    "model_id",
+    "file_size",
+    "file_mtime_ns",
+)
 #: Columns holding whole numbers (empty when unknown) and fractions.
-INTEGER_COLUMNS = ("digit", "runner_up", "page", "file_size", "file_mtime_ns")
+INTEGER_COLUMNS = ("digit", "runner_up", "page", "file_size", "file_mtime_ns", "digit_count")
 FRACTION_COLUMNS = ("confidence", "runner_up_confidence")
+
+
+def columns(numbers: bool) -> tuple[str, ...]:
+    """The output columns of a scan: :data:`NUMBER_COLUMNS` with ``--numbers``."""
+    return NUMBER_COLUMNS if numbers else COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """One output row: a digit read from one image (one page of a multi-page file)."""
+    """One output row: a digit read from one image (one page of a multi-page
+    file), or with ``numbers`` the number written there."""
 
     file: str
     page: int | None
@@ -50,9 +71,29 @@ class ScanResult:
     model_id: str
     file_size: int | None
     file_mtime_ns: int | None
+    #: A ``scan --numbers`` row: ``number`` and ``digit_confidences`` replace
+    #: ``digit`` and the runner-up.
+    numbers: bool = False
+    number: str | None = None  # the digits, leading zeros kept
+    digit_confidences: tuple[float, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
-        """The row as column -> value, in :data:`COLUMNS` order (None = empty)."""
+        """The row as column -> value, in :func:`columns` order (None = empty)."""
+        if self.numbers:
+            return {
+                "file": self.file,
+                "number": self.number,
+                "confidence": None if self.confidence is None else round(self.confidence, 4),
+                "needs_review": self.needs_review,
+                "reason": self.reason,
+                "error": self.error,
+                "digit_count": None if self.number is None else len(self.number),
+                "digit_confidences": ";".join(f"{c:.4f}" for c in self.digit_confidences),
+                "page": self.page,
+                "model_id": self.model_id,
+                "file_size": self.file_size,
+                "file_mtime_ns": self.file_mtime_ns,
+            }
         return {
             "file": self.file,
             "digit": self.digit,
@@ -141,20 +182,31 @@ class ScanReport:
     #: Pictures of the rows that go in the review workbook (empty without one).
     pictures: dict[RowKey, RowPictures] = field(default_factory=dict)
 
+    #: Whether the scan read numbers (``scan --numbers``): which columns it has.
+    numbers: bool = False
+
     def to_frame(self) -> pd.DataFrame:
-        return results_frame(self.results)
+        return results_frame(self.results, numbers=self.numbers)
 
 
-def results_frame(results: list[ScanResult]) -> pd.DataFrame:
-    """A DataFrame with :data:`COLUMNS`; integer columns stay integers despite gaps."""
+def results_frame(results: list[ScanResult], *, numbers: bool = False) -> pd.DataFrame:
+    """A DataFrame with the scan's :func:`columns`; integer columns stay
+    integers despite gaps, and a number stays a string (leading zeros kept)."""
     import pandas as pd
 
-    frame = pd.DataFrame([r.to_record() for r in results], columns=list(COLUMNS))
+    names = columns(numbers)
+    frame = pd.DataFrame([r.to_record() for r in results], columns=list(names))
     for column in INTEGER_COLUMNS:
-        frame[column] = frame[column].astype("Int64")
+        if column in names:
+            frame[column] = frame[column].astype("Int64")
     for column in FRACTION_COLUMNS:
-        frame[column] = frame[column].astype("float64")
+        if column in names:
+            frame[column] = frame[column].astype("float64")
     frame["needs_review"] = frame["needs_review"].astype(bool)
-    for column in ("file", "reason", "error", "model_id"):
-        frame[column] = frame[column].astype(object)
+    text = ("file", "reason", "error", "model_id", "digit_confidences")
+    for column in text:
+        if column in names:
+            frame[column] = frame[column].astype(object)
+    if "number" in names:
+        frame["number"] = frame["number"].astype("string")  # <NA> where none was read
     return frame

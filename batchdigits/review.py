@@ -21,16 +21,29 @@ class Reason(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     BLANK = "blank"
     UNREADABLE = "unreadable"
+    #: scan --numbers: the ink could be split into digits, or joined, another
+    #: way nearly as well.
+    UNCERTAIN_SPLIT = "uncertain_split"
 
 
 def review(
-    *, confidence: float | None, blank: bool, error: str, review_below: float
+    *,
+    confidence: float | None,
+    blank: bool,
+    error: str,
+    review_below: float,
+    uncertain_split: bool = False,
 ) -> Reason | None:
-    """The reason a row needs review, or None when it can be trusted."""
+    """The reason a row needs review, or None when it can be trusted.
+
+    ``uncertain_split`` (a number whose segmentation is the main doubt) only
+    names the reason; whether the row is flagged is the confidence's call,
+    which already counts that doubt.
+    """
     if error:
         return Reason.UNREADABLE
     if blank or confidence is None:
         return Reason.BLANK
     if confidence < review_below:
-        return Reason.LOW_CONFIDENCE
+        return Reason.UNCERTAIN_SPLIT if uncertain_split else Reason.LOW_CONFIDENCE
     return None

@@ -46,11 +46,12 @@ def thumbnail(pixels: np.ndarray, box: Box | None) -> bytes:
     return buffer.getvalue()
 
 
-def reading_png(reading: np.ndarray) -> bytes:
-    """The model's 28x28 input as a PNG, enlarged, white ink on black as it saw it."""
+def reading_png(reading: np.ndarray, zoom: int = READING_ZOOM) -> bytes:
+    """The model's 28x28 input (a number's digits side by side: 28 x 28n) as
+    a PNG, enlarged, white ink on black as it saw it."""
     image = Image.fromarray(np.asarray(reading, dtype=np.uint8), "L")
-    side = reading.shape[0] * READING_ZOOM
-    image = image.resize((side, side), Image.Resampling.NEAREST)
+    size = (reading.shape[1] * zoom, reading.shape[0] * zoom)
+    image = image.resize(size, Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, "PNG", optimize=True)
     return buffer.getvalue()

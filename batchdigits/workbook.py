@@ -36,6 +36,10 @@ REVIEW_SHEET = "Review"
 SUMMARY_SHEET = "Summary"
 #: The reviewer's column; ``learn`` finds it by this header.
 CORRECTED = "corrected_digit"
+#: The reviewer's column in a ``scan --numbers`` workbook (``evaluate --numbers``).
+CORRECTED_NUMBER = "corrected_number"
+#: A number's digits are shown at this zoom (a digit's is READING_ZOOM).
+NUMBER_ZOOM = 2
 #: What a reviewer may type there: the right digit, or x for "not a digit / skip".
 CORRECTION_CHOICES = [*map(str, range(10)), "x"]
 #: Thresholds of the trade-off table and chart.
@@ -73,6 +77,18 @@ REVIEW_COLUMNS = (
     Column("error", 40, "error"),
     Column(CORRECTED, 16),
 )
+NUMBER_REVIEW_COLUMNS = (
+    Column("scan", _width(THUMBNAIL_SIDE)),
+    Column("model_saw", _width(28 * NUMBER_ZOOM * 6)),
+    Column("file", 30, "file"),
+    Column("page", 6, "page"),
+    Column("number", 12, "number"),
+    Column("confidence", 11, "confidence"),
+    Column("digit_confidences", 22, "digit_confidences"),
+    Column("reason", 15, "reason"),
+    Column("error", 40, "error"),
+    Column(CORRECTED_NUMBER, 18),
+)
 
 
 def write_workbook(
@@ -99,6 +115,8 @@ def _review_sheet(
     book: Any, report: ScanReport, shown: list[ScanResult], *, folder: Path, workbook: Path
 ) -> None:
     sheet = book.add_worksheet(REVIEW_SHEET)
+    columns = NUMBER_REVIEW_COLUMNS if report.numbers else REVIEW_COLUMNS
+    corrected_header = CORRECTED_NUMBER if report.numbers else CORRECTED
     header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "valign": "top"})
     cell = book.add_format({"valign": "vcenter"})
     wrapped = book.add_format({"valign": "vcenter", "text_wrap": True})
@@ -107,8 +125,10 @@ def _review_sheet(
     corrected = book.add_format(
         {"valign": "vcenter", "align": "center", "bold": True, "bg_color": "#FFF2CC", "border": 1}
     )
+    if report.numbers:
+        corrected.set_num_format("@")  # text: a typed 0012 keeps its zeros
     longest = max((len(r.file) for r in shown), default=10)
-    for index, column in enumerate(REVIEW_COLUMNS):
+    for index, column in enumerate(columns):
         width = min(60, max(column.width, longest + 2)) if column.key == "file" else column.width
         sheet.set_column(index, index, max(width, len(column.header) + 2))
         sheet.write_string(0, index, column.header, header)
@@ -119,15 +139,15 @@ def _review_sheet(
         sheet.set_row(number, row_height)
         pictures = report.pictures.get(result.key)
         record = result.to_record()
-        for index, column in enumerate(REVIEW_COLUMNS):
+        for index, column in enumerate(columns):
             if column.header == "scan" and pictures is not None and pictures.thumbnail:
                 _picture(sheet, number, index, pictures.thumbnail, f"scan{number}.jpg")
             elif column.header == "model_saw" and pictures is not None:
                 if pictures.reading is not None:
-                    _picture(
-                        sheet, number, index, reading_png(pictures.reading), f"read{number}.png"
-                    )
-            elif column.header == CORRECTED:
+                    zoom = NUMBER_ZOOM if report.numbers else READING_ZOOM
+                    data = reading_png(pictures.reading, zoom)
+                    _picture(sheet, number, index, data, f"read{number}.png")
+            elif column.header == corrected_header:
                 sheet.write_blank(number, index, None, corrected)
             elif column.key == "file":
                 _file_link(sheet, number, index, result.file, root, base, link, cell)
@@ -142,7 +162,42 @@ def _review_sheet(
                 else:
                     sheet.write_number(number, index, value, cell)
     last = max(1, len(shown))
-    column = [c.header for c in REVIEW_COLUMNS].index(CORRECTED)
+    column = [c.header for c in columns].index(corrected_header)
+    if report.numbers:
+        _number_validation(sheet, last, column)
+    else:
+        _digit_validation(sheet, last, column)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, last, len(columns) - 1)
+    # Printed (or saved as PDF) the sheet keeps each row whole on one page width.
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
+    sheet.activate()
+
+
+def _number_validation(sheet: Any, last: int, column: int) -> None:
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    first = xl_rowcol_to_cell(1, column)
+    sheet.data_validation(
+        1,
+        column,
+        last,
+        column,
+        {
+            "validate": "custom",
+            "value": f'=OR({first}="x",ISNUMBER(-{first}))',
+            "ignore_blank": True,
+            "input_title": "The right number",
+            "input_message": "Type the digits written here (leading zeros kept), or x to skip it.",
+            "error_title": "Not a number",
+            "error_message": "Type the digits only (no separators), or x to skip it.",
+        },
+    )
+
+
+def _digit_validation(sheet: Any, last: int, column: int) -> None:
     sheet.data_validation(
         1,
         column,
@@ -158,13 +213,6 @@ def _review_sheet(
             "error_message": "Type a digit 0-9, or x for 'not a digit / skip'.",
         },
     )
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, last, len(REVIEW_COLUMNS) - 1)
-    # Printed (or saved as PDF) the sheet keeps each row whole on one page width.
-    sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)
-    sheet.repeat_rows(0)
-    sheet.activate()
 
 
 def _picture(sheet: Any, row: int, column: int, data: bytes, name: str) -> None:

@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,12 +75,13 @@ def read_labels(path: Path) -> dict[str, int]:
 def rendered_once(
     folder: Path,
     settings: dict[str, object],
-    render: Callable[[Path], list[tuple[str, int, str]]],
-    column: str = "condition",
+    render: Callable[[Path], Sequence[Sequence[object]]],
+    column: str | tuple[str, ...] = "condition",
 ) -> list[dict[str, str]]:
     """The labelled images in ``folder``: rendered by ``render(folder)`` (rows of
-    file, label, ``column``) only when ``settings`` differ from the last
-    rendering's (generated.json), so later runs reuse them."""
+    file, label, ``column``, or one cell per name when ``column`` is a tuple)
+    only when ``settings`` differ from the last rendering's (generated.json),
+    so later runs reuse them. Cells read back as text."""
     stamp = folder / "generated.json"
     labels_path = folder / "labels.csv"
     if not (stamp.exists() and json.loads(stamp.read_text()) == settings):
@@ -90,7 +91,8 @@ def rendered_once(
         rows = render(folder)
         with labels_path.open("w", newline="", encoding="utf-8") as stream:
             writer = csv.writer(stream)
-            writer.writerow(["file", "label", column])
+            columns = [column] if isinstance(column, str) else list(column)
+            writer.writerow(["file", "label", *columns])
             writer.writerows(rows)
         stamp.write_text(json.dumps(settings))
     with labels_path.open(encoding="utf-8", newline="") as stream:

@@ -245,12 +245,21 @@ def render_page(digit: np.ndarray, style: Style, rng: np.random.Generator) -> np
     top, left = int(np.clip(top, 0, height - ah)), int(np.clip(left, 0, width - aw))
     coverage = np.zeros((height, width), np.float32)
     coverage[top : top + ah, left : left + aw] = alpha
+    paper = blank_paper((height, width), style, rng, max(ah, aw))
+    return ink_and_finish(paper, coverage, style, rng)
 
+
+def blank_paper(
+    shape: tuple[int, int], style: Style, rng: np.random.Generator, size: int
+) -> np.ndarray:
+    """The paper (RGB float32): colour, texture and any ruled or squared lines,
+    spaced relative to ``size`` (the writing's height)."""
+    height, width = shape
     paper = np.empty((height, width, 3), np.float32)
     paper[:] = style.paper
     paper += (_smooth_field((height, width), rng, 6) * style.texture)[..., None]
     if style.lines:
-        spacing = max(6, int(max(ah, aw) * rng.uniform(0.35, 0.7)))
+        spacing = max(6, int(size * rng.uniform(0.35, 0.7)))
         thickness = max(1, round(spacing * rng.uniform(0.03, 0.08)))
         phase = int(rng.integers(spacing))
         line_mask = np.zeros((height, width), bool)
@@ -263,7 +272,15 @@ def render_page(digit: np.ndarray, style: Style, rng: np.random.Generator) -> np
         paper[line_mask] = (
             paper[line_mask] * (1 - strength) + np.array(style.line_colour) * strength
         )
+    return paper
 
+
+def ink_and_finish(
+    paper: np.ndarray, coverage: np.ndarray, style: Style, rng: np.random.Generator
+) -> np.ndarray:
+    """The ink (``coverage`` 0..1) laid on ``paper``, then light, shadow, specks,
+    blur, scanner border, noise and negative: an RGB uint8 page."""
+    height, width = coverage.shape
     ink = np.array(style.ink, np.float32)
     page = paper * (1 - coverage[..., None]) + ink * coverage[..., None]
     if style.lighting:

@@ -1,0 +1,254 @@
+"""Read a whole number: the digit model scores every candidate digit that
+:mod:`batchdigits.segment` proposes, and the best path through them wins.
+
+A path covers the pieces of ink left to right, each step one candidate
+digit (a run of neighbouring pieces). Its weight is the product, over its
+steps, of the model's confidence in the step's digit and the step's shape
+prior; a piece may also be stepped over as a mark that is not a digit, at
+a steep price. The number's confidence is the chance the whole string is
+right: the share of all paths' weight on the chosen segmentation, times
+the product of its digits' probabilities. So a number whose pieces could
+be split or joined another way, nearly as well, is flagged
+(``uncertain_split``) rather than read at 0.99.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .results import ScanResult
+from .review import review
+from .segment import Segmentation
+
+if TYPE_CHECKING:
+    from .model import Classifier
+    from .splits import SplitChecker
+
+#: The log-weight of stepping over a piece as a mark that is not a digit
+#: (a currency sign, a comma, a tick): a fixed part, and a part per digit
+#: height of the piece's size, so a speck is left out easily and a
+#: digit-sized piece only when the split model is sure it is no digit.
+SKIP = -1.0
+SKIP_PER_HEIGHT = -3.0
+#: Below this share of the paths' weight on the chosen segmentation, the
+#: split is the doubt, and the row's reason says so.
+SURE_SPLIT = 0.9
+#: The log-weight of each digit in a path: without it, a digit and the
+#: fragments it can be cut into score alike, since the model reads most
+#: fragments as some digit.
+DIGIT_COST = 1.0
+#: The log-weight of parting two digits where the cut crosses ink, per
+#: stroke crossed: touching digits cost one stroke, a digit cut in two more.
+CUT_COST = 1.0
+#: Each digit's width over its height in MNIST form (mean, spread), measured
+#: on MNIST's 60,000 training digits (pixels >= 128): a candidate read as a
+#: digit but much wider than that digit is written (two digits touching, read
+#: as one) or much narrower (a fragment) pays for it.
+ASPECTS = np.array(
+    [
+        (0.91, 0.20),
+        (0.41, 0.20),
+        (0.95, 0.24),
+        (0.79, 0.18),
+        (0.78, 0.18),
+        (0.96, 0.28),
+        (0.72, 0.17),
+        (0.77, 0.18),
+        (0.75, 0.18),
+        (0.66, 0.14),
+    ]
+)
+ASPECT_FREE = 1.0
+ASPECT_WEIGHT = 0.5
+#: How much the split model counts against the digit model.
+SPLIT_WEIGHT = 1.0
+#: The most digits a number may have (a longer path is cut off).
+MOST_DIGITS = 32
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The number read from one page."""
+
+    number: str  # the digits, left to right, leading zeros kept
+    confidence: float  # the chance the whole string is right
+    digit_confidences: tuple[float, ...]
+    split_confidence: float  # the share of the paths' weight on this segmentation
+    spans: tuple[int, ...]  # which candidates (Segmentation.spans) the digits are
+
+    @property
+    def uncertain_split(self) -> bool:
+        return self.split_confidence < SURE_SPLIT
+
+
+def read_number(
+    segmentation: Segmentation, probabilities: np.ndarray, whole: np.ndarray | None = None
+) -> NumberReading | None:
+    """The best reading of a segmented number, given the digit model's (N, 10)
+    probabilities for its candidates and the split model's chance that each
+    is one whole digit (:mod:`batchdigits.splits`; None: not asked); None
+    when no path reads a digit."""
+    count = segmentation.count
+    best_digit = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    cuts = segmentation.cuts
+    starts = np.array([start for start, _ in segmentation.spans])
+    stops = np.array([stop for _, stop in segmentation.spans])
+    weight = (
+        np.log(np.maximum(confidence, 1e-12))
+        + segmentation.priors
+        + aspect_prior(segmentation.images, best_digit)
+        - DIGIT_COST
+        - CUT_COST * (cuts[starts] + cuts[stops]) / 2
+    )
+    if whole is not None:
+        weight = weight + SPLIT_WEIGHT * np.log(np.maximum(whole, 1e-6))
+    steps: list[list[tuple[int, int]]] = [[] for _ in range(count + 1)]  # stop -> (start, span)
+    for index, (start, stop) in enumerate(segmentation.spans):
+        steps[stop].append((start, index))
+    # Viterbi for the best path, and the forward sum for all paths' weight.
+    best = np.full(count + 1, -np.inf)
+    total = np.full(count + 1, -np.inf)
+    back: list[tuple[int, int]] = [(-1, -1)] * (count + 1)
+    best[0] = total[0] = 0.0
+    for stop in range(1, count + 1):
+        options = [(start, index, float(weight[index])) for start, index in steps[stop]]
+        skip = SKIP + SKIP_PER_HEIGHT * float(segmentation.sizes[stop - 1])
+        options.append((stop - 1, -1, skip))
+        for start, index, score in options:
+            if best[start] + score > best[stop]:
+                best[stop] = best[start] + score
+                back[stop] = (start, index)
+        total[stop] = np.logaddexp.reduce([total[start] + score for start, _, score in options])
+    chosen: list[int] = []
+    position = count
+    while position > 0:
+        start, index = back[position]
+        if index >= 0:
+            chosen.append(index)
+        position = start
+    chosen.reverse()
+    if not chosen:
+        return None
+    chosen = chosen[:MOST_DIGITS]
+    split = float(np.exp(best[count] - total[count]))
+    digits = tuple(float(confidence[index]) for index in chosen)
+    return NumberReading(
+        number="".join(str(int(best_digit[index])) for index in chosen),
+        confidence=split * float(np.prod(digits)),
+        digit_confidences=digits,
+        split_confidence=split,
+        spans=tuple(chosen),
+    )
+
+
+def aspect_prior(images: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Log-prior of each image's width over height for the digit it is read
+    as: free within one spread of MNIST's mean, then falling as a Gaussian."""
+    ink = images >= 128
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+    aspect = _extent(cols) / np.maximum(_extent(rows), 1)
+    mean, spread = ASPECTS[digits, 0], ASPECTS[digits, 1]
+    excess = np.maximum(0.0, np.abs(aspect - mean) / spread - ASPECT_FREE)
+    return -ASPECT_WEIGHT * excess**2
+
+
+def _extent(lines: np.ndarray) -> np.ndarray:
+    """Per row of ``lines`` (N, 28) bool: last True index - first + 1 (0 if none)."""
+    first = lines.argmax(axis=1)
+    last = lines.shape[1] - 1 - lines[:, ::-1].argmax(axis=1)
+    return np.where(lines.any(axis=1), last - first + 1, 0)
+
+
+def candidate_images(segmentations: Sequence[Segmentation | None]) -> np.ndarray:
+    """Every page's candidates in one (N, 28, 28) batch for the model."""
+    batches = [s.images for s in segmentations if s is not None]
+    if not batches:
+        return np.zeros((0, 28, 28), dtype=np.uint8)
+    return np.concatenate(batches)
+
+
+def read_numbers(
+    segmentations: Sequence[Segmentation | None],
+    probabilities: np.ndarray,
+    whole: np.ndarray | None = None,
+) -> list[NumberReading | None]:
+    """:func:`read_number` for each page, given the models' outputs for
+    :func:`candidate_images` of the same pages."""
+    readings: list[NumberReading | None] = []
+    offset = 0
+    for segmentation in segmentations:
+        if segmentation is None:
+            readings.append(None)
+            continue
+        size = len(segmentation.spans)
+        part = slice(offset, offset + size)
+        readings.append(
+            read_number(segmentation, probabilities[part], None if whole is None else whole[part])
+        )
+        offset += size
+    return readings
+
+
+def number_row(
+    *,
+    file: str,
+    page: int | None,
+    error: str,
+    reading: NumberReading | None,
+    model_id: str,
+    review_below: float,
+    file_size: int | None,
+    file_mtime_ns: int | None,
+) -> ScanResult:
+    """The ``scan --numbers`` row for one page, with its review flag and reason."""
+    reason = review(
+        confidence=None if reading is None else reading.confidence,
+        blank=reading is None and not error,
+        error=error,
+        review_below=review_below,
+        uncertain_split=reading is not None and reading.uncertain_split,
+    )
+    return ScanResult(
+        file=file,
+        page=page,
+        digit=None,
+        confidence=None if reading is None else reading.confidence,
+        runner_up=None,
+        runner_up_confidence=None,
+        needs_review=reason is not None,
+        reason=reason.value if reason else "",
+        error=error,
+        model_id=model_id,
+        file_size=file_size,
+        file_mtime_ns=file_mtime_ns,
+        numbers=True,
+        number=None if reading is None else reading.number,
+        digit_confidences=() if reading is None else reading.digit_confidences,
+    )
+
+
+def digits_picture(segmentation: Segmentation, reading: NumberReading) -> np.ndarray:
+    """The digits the model read, side by side (28 x 28n): what the review
+    workbook shows as what the model saw."""
+    return np.concatenate([segmentation.images[index] for index in reading.spans], axis=1)
+
+
+def classify_numbers(
+    classifier: Classifier,
+    checker: SplitChecker | None,
+    segmentations: Sequence[Segmentation | None],
+) -> list[NumberReading | None]:
+    """Stage 4 of ``scan --numbers``: every page's candidates through the
+    digit model (and the split model) in one batch, then each page's best
+    path (:func:`read_number`)."""
+    images = candidate_images(segmentations)
+    if not len(images):
+        return [None] * len(segmentations)
+    probabilities = np.asarray(classifier.predict(images))
+    whole = None if checker is None else checker.whole(images)
+    return read_numbers(segmentations, probabilities, whole)

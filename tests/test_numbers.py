@@ -1,0 +1,304 @@
+"""scan --numbers: segmentation, reading, rows, CSV text cells, evaluate, workbook."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+from typer.testing import CliRunner
+
+from batchdigits.api import scan_report
+from batchdigits.cli import app
+from batchdigits.corrections import read_number_labels
+from batchdigits.evaluate import edit_distance, evaluate_numbers_results
+from batchdigits.numbers import SURE_SPLIT, number_row, read_number
+from batchdigits.options import ScanOptions
+from batchdigits.pipeline import run_scan
+from batchdigits.results import NUMBER_COLUMNS, ScanResult
+from batchdigits.segment import Segmentation, remove_field_lines, segment_number
+
+from .conftest import CountingClassifier
+
+
+def draw_number(
+    digits: str,
+    *,
+    gap: int = 40,
+    stroke: int = 8,
+    height: int = 110,
+    underline: bool = False,
+    comb: bool = False,
+) -> np.ndarray:
+    """A field with '0', '1' and '7's drawn as pen strokes, left to right."""
+    width = 70
+    page_width = 60 + len(digits) * (width + gap)
+    image = Image.new("L", (page_width, height + 80), 240)
+    draw = ImageDraw.Draw(image)
+    left, top, bottom = 30, 40, 40 + height
+    for digit in digits:
+        right = left + width
+        if digit == "0":
+            draw.ellipse((left, top, right, bottom), outline=20, width=stroke)
+        elif digit == "1":
+            middle = (left + right) / 2
+            draw.line((middle, top, middle, bottom), fill=20, width=stroke)
+            draw.line((middle, top, middle - 25, top + 25), fill=20, width=stroke)
+        elif digit == "7":
+            draw.line((left, top, right, top), fill=20, width=stroke)
+            draw.line((right, top, left + width * 0.3, bottom), fill=20, width=stroke)
+        if comb:
+            draw.rectangle((left - gap // 2, top - 15, right + gap // 2, bottom + 15), outline=90)
+        left = right + gap
+    if underline:
+        draw.line((10, bottom + 8, page_width - 10, bottom + 8), fill=20, width=4)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def write_numbers(folder: Path, numbers: dict[str, np.ndarray]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, page in numbers.items():
+        Image.fromarray(page).save(folder / name)
+
+
+def test_segmentation_proposes_each_digit_and_finds_none_on_a_blank_page() -> None:
+    segmentation = segment_number(draw_number("1707"))
+    assert segmentation is not None
+    singles = [span for span in segmentation.spans if span[1] - span[0] == 1]
+    assert segmentation.count == 4 and len(singles) == 4
+    assert segment_number(np.full((120, 400), 235, dtype=np.uint8)) is None
+
+
+def test_field_lines_go_and_the_digits_stay() -> None:
+    """An underline and a comb field's boxes are printed lines, not ink of the
+    number; the 1 inside a box is not a box line."""
+    for page in (draw_number("171", underline=True), draw_number("1717", comb=True)):
+        ink = page < 128
+        cleaned = remove_field_lines(ink)
+        assert cleaned.sum() < ink.sum()
+        segmentation = segment_number(page)
+        assert segmentation is not None
+        singles = [span for span in segmentation.spans if span[1] - span[0] == 1]
+        assert len(singles) == (3 if page.shape[1] < 400 else 4)
+
+
+def _segmentation(spans: list[tuple[int, int]], count: int, sizes: list[float]) -> Segmentation:
+    """Candidates of a digit's usual shape (20 tall, 14 wide in MNIST form)."""
+    images = np.zeros((len(spans), 28, 28), np.uint8)
+    images[:, 4:24, 7:21] = 255
+    return Segmentation(
+        count=count,
+        height=50.0,
+        spans=spans,
+        images=images,
+        priors=np.zeros(len(spans)),
+        cuts=np.zeros(count + 1),
+        sizes=np.array(sizes),
+        box=None,
+    )
+
+
+def _sure(digit: int, p: float = 0.999) -> np.ndarray:
+    row = np.full(10, (1 - p) / 9)
+    row[digit] = p
+    return row
+
+
+def test_a_doubtful_split_lowers_the_confidence_and_says_why() -> None:
+    """Two pieces that read as two digits, or joined as one, nearly as well:
+    the number is flagged as uncertain_split, not read at 0.99."""
+    segmentation = _segmentation([(0, 1), (1, 2), (0, 2)], 2, [1.0, 1.0])
+    probabilities = np.stack([_sure(1), _sure(7), _sure(4)])
+    whole = np.array([0.6, 0.6, 0.5])
+    reading = read_number(segmentation, probabilities, whole)
+    assert reading is not None and reading.number in {"17", "4"}
+    assert reading.split_confidence < SURE_SPLIT
+    assert reading.confidence <= reading.split_confidence
+    row = number_row(
+        file="a.png",
+        page=None,
+        error="",
+        reading=reading,
+        model_id="m",
+        review_below=0.9,
+        file_size=1,
+        file_mtime_ns=1,
+    )
+    assert row.needs_review and row.reason == "uncertain_split"
+
+
+def test_a_sure_split_keeps_a_high_confidence() -> None:
+    segmentation = _segmentation([(0, 1), (1, 2), (0, 2)], 2, [1.0, 1.0])
+    probabilities = np.stack([_sure(1), _sure(7), _sure(4, 0.5)])
+    whole = np.array([0.999, 0.999, 0.001])
+    reading = read_number(segmentation, probabilities, whole)
+    assert reading is not None and reading.number == "17"
+    assert reading.confidence > 0.95 and not reading.uncertain_split
+
+
+def test_a_mark_the_split_model_rejects_is_left_out() -> None:
+    """A currency sign before the number reads as some digit to the digit
+    model; the split model says it is no digit, and the number goes without it."""
+    segmentation = _segmentation([(0, 1), (1, 2), (2, 3)], 3, [1.1, 1.0, 1.0])
+    probabilities = np.stack([_sure(8, 0.9), _sure(4), _sure(2)])
+    whole = np.array([0.0005, 0.999, 0.999])
+    reading = read_number(segmentation, probabilities, whole)
+    assert reading is not None and reading.number == "42"
+
+
+def test_numbers_rows_keep_leading_zeros_in_csv_api_and_incremental_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "fields"
+    write_numbers(
+        folder,
+        {"a.png": draw_number("0170"), "b.png": draw_number("71"), "blank.png": draw_number("")},
+    )
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "numbers.csv"
+    fake = CountingClassifier()
+    report = run_scan(ScanOptions(folder=folder, out=out, numbers=True), classifier=fake)
+    frame = report.to_frame()
+    assert list(frame.columns[:4]) == ["file", "number", "confidence", "needs_review"]
+    rows = {row.file: row for row in frame.itertuples()}
+    assert rows["blank.png"].reason == "blank" and pd.isna(rows["blank.png"].number)
+    assert rows["broken.png"].reason == "unreadable" and rows["broken.png"].error
+    assert len(rows["a.png"].number) == rows["a.png"].digit_count == 4
+    assert len(rows["a.png"].digit_confidences.split(";")) == 4
+    with out.open(encoding="utf-8-sig", newline="") as stream:
+        cells = {row["file"]: row for row in csv.DictReader(stream)}
+    assert cells["a.png"]["number"] == f'="{rows["a.png"].number}"'
+    assert cells["blank.png"]["number"] == ""
+
+    calls = len(fake.batch_sizes)
+    again = run_scan(
+        ScanOptions(folder=folder, out=out, numbers=True, incremental=True), classifier=fake
+    )
+    assert len(fake.batch_sizes) == calls  # nothing read again: the rows were reused
+    assert again.to_frame().equals(frame)
+
+    plain = tmp_path / "plain.csv"
+    run_scan(
+        ScanOptions(folder=folder, out=plain, numbers=True, csv_protection=False),
+        classifier=CountingClassifier(),
+    )
+    with plain.open(encoding="utf-8-sig", newline="") as stream:
+        assert {r["file"]: r["number"] for r in csv.DictReader(stream)}["a.png"] == rows[
+            "a.png"
+        ].number
+
+
+def test_a_digit_scan_output_is_not_reused_by_a_numbers_scan(tmp_path: Path) -> None:
+    folder = tmp_path / "fields"
+    write_numbers(folder, {"a.png": draw_number("10")})
+    out = tmp_path / "out.csv"
+    run_scan(ScanOptions(folder=folder, out=out), classifier=CountingClassifier())
+    report = run_scan(
+        ScanOptions(folder=folder, out=out, numbers=True, incremental=True),
+        classifier=CountingClassifier(),
+    )
+    assert report.summary.reused == 0 and report.results[0].numbers
+
+
+def test_evaluate_numbers_counts_strings_digits_and_unflagged_errors() -> None:
+    def row(file: str, number: str | None, confidence: float) -> ScanResult:
+        return ScanResult(
+            file=file,
+            page=None,
+            digit=None,
+            confidence=confidence,
+            runner_up=None,
+            runner_up_confidence=None,
+            needs_review=confidence < 0.9,
+            reason="",
+            error="",
+            model_id="m",
+            file_size=1,
+            file_mtime_ns=1,
+            numbers=True,
+            number=number,
+        )
+
+    results = [row("a", "0012", 0.99), row("b", "512", 0.95), row("c", "77", 0.5)]
+    evaluation = evaluate_numbers_results(
+        results,
+        {"a": "0012", "b": "5112", "c": "77"},
+        review_below=0.9,
+    )
+    assert evaluation.accuracy == pytest.approx(2 / 3)
+    assert evaluation.digit_accuracy == pytest.approx((1 + 0.75 + 1) / 3)
+    assert evaluation.coverage == pytest.approx(2 / 3)
+    assert evaluation.unflagged_error == pytest.approx(0.5)
+    assert evaluation.per_length == {2: (1, 1), 4: (1, 2)}
+    assert edit_distance("5112", "512") == 1
+
+
+def test_number_labels_keep_leading_zeros_and_refuse_what_is_not_digits(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text('file,label\na.png,0012\nb.png,="007"\nc.png,x\n', encoding="utf-8")
+    assert {(c.file, c.label) for c in read_number_labels(labels)} == {
+        ("a.png", "0012"),
+        ("b.png", "007"),
+    }
+    labels.write_text("file,label\na.png,12.5\n", encoding="utf-8")
+    with pytest.raises(Exception, match="not a number written as digits"):
+        read_number_labels(labels)
+
+
+def test_the_numbers_workbook_has_a_text_column_for_corrections(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    folder = tmp_path / "fields"
+    write_numbers(folder, {"a.png": draw_number("0170")})
+    book = tmp_path / "review.xlsx"
+    run_scan(
+        ScanOptions(folder=folder, numbers=True, workbook=book, workbook_rows="all"),
+        classifier=CountingClassifier(),
+    )
+    workbook = load_workbook(book)
+    sheet = workbook["Review"]
+    header = [cell.value for cell in sheet[1]]
+    assert "number" in header and "corrected_number" in header
+    number = sheet.cell(2, header.index("number") + 1).value
+    assert isinstance(number, str) and len(number) == 4
+    assert sheet.cell(2, header.index("corrected_number") + 1).number_format == "@"
+    sheet.cell(2, header.index("corrected_number") + 1).value = "0170"
+    workbook.save(book)
+    assert [(c.file, c.label) for c in read_number_labels(book)] == [("a.png", "0170")]
+
+
+@pytest.mark.slow
+def test_scan_numbers_reads_drawn_numbers_with_the_shipped_models(tmp_path: Path) -> None:
+    """The whole path: CLI, segmentation, the digit and split models, the CSV,
+    and evaluate --numbers on the same folder."""
+    folder = tmp_path / "fields"
+    expected = {"a.png": "1707", "b.png": "0710", "c.png": "71", "d.png": "100"}
+    pages = {name: draw_number(digits) for name, digits in expected.items()}
+    pages["e.png"] = draw_number("7170", underline=True)
+    expected["e.png"] = "7170"
+    write_numbers(folder, pages)
+    out = tmp_path / "numbers.csv"
+    result = CliRunner().invoke(app, ["scan", str(folder), "--numbers", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8-sig", newline="") as stream:
+        read = {row["file"]: row["number"] for row in csv.DictReader(stream)}
+    assert read == {name: f'="{digits}"' for name, digits in expected.items()}
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "file,label\n" + "".join(f"{n},{d}\n" for n, d in expected.items()), encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        app, ["evaluate", str(folder), "--labels", str(labels), "--numbers", "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"accuracy": 1.0' in result.output
+
+
+def test_api_scan_numbers_returns_the_same_columns(tmp_path: Path) -> None:
+    folder = tmp_path / "fields"
+    write_numbers(folder, {"a.png": draw_number("10")})
+    report = scan_report(folder, numbers=True, jobs=1)
+    assert report.numbers
+    assert list(report.to_frame().columns) == list(NUMBER_COLUMNS)
