@@ -33,17 +33,13 @@ if TYPE_CHECKING:
 #: height of the piece's size, so a speck is left out easily and a
 #: digit-sized piece only when the split model is sure it is no digit.
 SKIP = -1.0
-SKIP_PER_HEIGHT = -3.0
+SKIP_PER_HEIGHT = -4.0
 #: Below this share of the paths' weight on the chosen segmentation, the
 #: split is the doubt, and the row's reason says so.
 SURE_SPLIT = 0.9
-#: The log-weight of each digit in a path: without it, a digit and the
-#: fragments it can be cut into score alike, since the model reads most
-#: fragments as some digit.
-DIGIT_COST = 1.0
 #: The log-weight of parting two digits where the cut crosses ink, per
 #: stroke crossed: touching digits cost one stroke, a digit cut in two more.
-CUT_COST = 1.0
+CUT_COST = 0.5
 #: Each digit's width over its height in MNIST form (mean, spread), measured
 #: on MNIST's 60,000 training digits (pixels >= 128): a candidate read as a
 #: digit but much wider than that digit is written (two digits touching, read
@@ -62,9 +58,14 @@ ASPECTS = np.array(
         (0.66, 0.14),
     ]
 )
+#: Free within this many spreads of the mean; beyond, a Gaussian's log of
+#: this weight.
 ASPECT_FREE = 1.0
 ASPECT_WEIGHT = 0.5
-#: How much the split model counts against the digit model.
+#: The split model's log-chance that a candidate is one whole digit counts
+#: this much: a fragment or two touching digits read at 0.99 by the digit
+#: model lose to the whole digits beside them. (On the numbers benchmark's
+#: calibration split, weights of 0.5 and 1.5 read fewer numbers right.)
 SPLIT_WEIGHT = 1.0
 #: The most digits a number may have (a longer path is cut off).
 MOST_DIGITS = 32
@@ -102,7 +103,6 @@ def read_number(
         np.log(np.maximum(confidence, 1e-12))
         + segmentation.priors
         + aspect_prior(segmentation.images, best_digit)
-        - DIGIT_COST
         - CUT_COST * (cuts[starts] + cuts[stops]) / 2
     )
     if whole is not None:

@@ -15,6 +15,12 @@ from enum import StrEnum
 #: (with the whole-page second reading): calibration split 0.08% wrong with
 #: 99.2% of rows not flagged (benchmarks/RESULTS.md).
 DEFAULT_REVIEW_BELOW = 0.95
+#: ``scan --numbers``: a number's confidence is the chance the whole string
+#: is right. Chosen on the numbers benchmark's calibration split
+#: (benchmarks/numbers_benchmark.py --split calibration; never reported) as
+#: the smallest threshold whose unflagged rows are wrong at most 0.25% of the
+#: time, a quarter of the 1% target.
+DEFAULT_NUMBER_REVIEW_BELOW = 0.5
 
 
 class Reason(StrEnum):

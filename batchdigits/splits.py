@@ -32,14 +32,14 @@ NOT_ONE_DIGIT = 10
 #: A candidate is a whole digit when this share of its ink is one digit's
 #: and it holds this share of that digit's ink; a fragment or a mix below
 #: the lower pair; in between it is left out of training as ambiguous.
-WHOLE = (0.93, 0.9)
-BROKEN = (0.8, 0.7)
+WHOLE = (0.88, 0.85)
+BROKEN = (0.75, 0.65)
 
 
 SPLITS_FILE = "splits.keras"
 #: Numbers composed for training, and epochs: what the shipped model used.
-DEFAULT_NUMBERS = 6000
-DEFAULT_EPOCHS = 4
+DEFAULT_NUMBERS = 10000
+DEFAULT_EPOCHS = 5
 
 
 def shipped_split_model_path() -> Path:

@@ -35,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_MNIST, REPO, mnist_test, rendered_once, table, write_section
 from numberlike import CONDITIONS, contact_sheet, encode, render_number
 
+from batchdigits.evaluate import edit_distance
+
 SPLITS = {  # MNIST test index ranges, images, seed
     "test": (((0, 5000), (6200, 9900)), 2240, 41),
     "calibration": (((5000, 6200),), 600, 43),
@@ -112,15 +114,6 @@ def render_sheet(folder: Path, rows: list[dict[str, str]], out: Path) -> None:
     contact_sheet([folder / r["file"] for r in picked], captions, out, columns=3)
 
 
-def levenshtein(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, char in enumerate(a, 1):
-        diagonal, row[0] = row[0], i
-        for j, other in enumerate(b, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (char != other))
-    return row[-1]
-
-
 def score(frame: pd.DataFrame, truth: list[dict[str, str]]) -> pd.DataFrame:
     """One row per labelled image: the truth beside what was read. A file the
     report lacks counts as unread and flagged."""
@@ -131,7 +124,9 @@ def score(frame: pd.DataFrame, truth: list[dict[str, str]]) -> pd.DataFrame:
     rows["reason"] = rows["reason"].fillna("missing").astype(str)
     rows["right"] = rows["read"] == rows["label"]
     pairs = zip(rows["read"], rows["label"], strict=True)
-    rows["digits_right"] = [max(0.0, 1 - levenshtein(r, label) / len(label)) for r, label in pairs]
+    rows["digits_right"] = [
+        max(0.0, 1 - edit_distance(r, label) / len(label)) for r, label in pairs
+    ]
     return rows
 
 

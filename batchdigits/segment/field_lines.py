@@ -1,0 +1,165 @@
+"""A form field's printed lines: underlines, box edges, ruled lines and the
+ticks of a comb field, found and taken out of the ink, with the strokes
+they crossed joined again."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .. import preprocess as pp
+
+
+def remove_field_lines(mask: np.ndarray) -> np.ndarray:
+    """The ink without the printed lines of a form field: lines spanning half
+    the field or more, level or slightly skewed (underlines, box edges,
+    ruled paper), and the vertical ticks of a comb field (three or more
+    thin, straight, evenly spaced lines of the same height). Strokes a line
+    crossed are joined again across it."""
+    return _erase_lines(mask, field_lines(mask))
+
+
+def field_lines(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` that are a form field's printed lines (see
+    :func:`remove_field_lines`)."""
+    height, width = mask.shape
+    inked = np.flatnonzero(mask.sum(axis=0) >= max(2, 0.03 * height))  # dust left out
+    if len(inked) == 0:
+        return np.zeros_like(mask)
+    span = inked[-1] - inked[0] + 1  # a field's line may be printed fainter than half its length
+    lines = _long_lines(mask, max(8, min(0.5 * width, 0.6 * span)))
+    lines = _thin_lines(lines, thickest=max(3.0, 0.2 * height))
+    rest = mask & ~lines
+    busy = np.flatnonzero(rest.sum(axis=1) >= max(2, 0.02 * width))
+    if len(busy) == 0:
+        return lines
+    ink_height = busy[-1] - busy[0] + 1
+    columns = (pp._run_lengths(rest.T) >= max(8, 0.6 * ink_height)).T
+    if columns.any():
+        thickest = max(3, int(0.04 * width))
+        lines = lines | _comb_ticks(columns, thickest) | _box_edges(columns, lines, thickest)
+    return lines
+
+
+def _box_edges(columns: np.ndarray, lines: np.ndarray, thickest: int) -> np.ndarray:
+    """The vertical lines among ``columns`` that join two horizontal field
+    lines, top and bottom: the sides of a box. A written 1 seldom meets
+    both."""
+    labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
+    edges = np.zeros_like(columns)
+    reach = 3
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None or box[1].stop - box[1].start > thickest:
+            continue
+        near = slice(max(0, box[1].start - reach), box[1].stop + reach)
+        top = lines[max(0, box[0].start - reach) : box[0].start + reach, near].any()
+        bottom = lines[max(0, box[0].stop - reach) : box[0].stop + reach, near].any()
+        if top and bottom:
+            edges[box] |= labels[box] == index
+    return edges
+
+
+def _thin_lines(lines: np.ndarray, thickest: float) -> np.ndarray:
+    """The lines among ``lines`` (near-horizontal) no thicker than ``thickest``
+    on average: a bar of ink is not a printed line."""
+    labels, _ = ndimage.label(lines, structure=np.ones((3, 3), dtype=bool))
+    keep = np.zeros_like(lines)
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        line = labels[box] == index
+        if float(line.sum()) / max(1, int(line.any(axis=0).sum())) <= thickest:
+            keep[box] |= line
+    return keep
+
+
+def _erase_lines(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """``mask`` without ``lines`` (and their fringe), with the strokes that
+    crossed them bridged."""
+    if not lines.any():
+        return mask
+    band = ndimage.binary_dilation(lines, structure=np.ones((3, 3), dtype=bool)) & mask
+    rest = mask & ~band
+    thickness = max(3, int(np.ceil(_line_thickness(band))))
+    bridged = ndimage.binary_closing(rest, structure=np.ones((thickness + 4,) * 2, dtype=bool))
+    cleaned = rest | (bridged & band)
+    return cleaned if cleaned.any() else mask
+
+
+def _line_thickness(band: np.ndarray) -> float:
+    """A band's thickness: its area over its length."""
+    return float(band.sum()) / max(1, int(band.any(axis=0).sum()), int(band.any(axis=1).sum()))
+
+
+def _long_lines(mask: np.ndarray, longest: float, steepest: float = 0.07) -> np.ndarray:
+    """The pixels of near-horizontal runs at least ``longest`` long, at slopes
+    up to ``steepest`` (a skewed scan, a ruler held askew), with a pixel of
+    give either way for a wavering line."""
+    height, width = mask.shape
+    columns = np.broadcast_to(np.arange(width), (height, width))
+    found = np.zeros_like(mask)
+    for slope in np.linspace(-steepest, steepest, 15):
+        shift = np.round(slope * (np.arange(width) - width / 2)).astype(np.int64)
+        rows = np.arange(height)[:, None] + shift[None, :]
+        inside = (rows >= 0) & (rows < height)
+        sheared = np.zeros_like(mask)
+        sheared[inside] = mask[rows[inside], columns[inside]]
+        tolerant = sheared.copy()
+        tolerant[1:] |= sheared[:-1]
+        tolerant[:-1] |= sheared[1:]
+        runs = (pp._run_lengths(tolerant) >= longest) & sheared
+        if runs.any():
+            found[rows[runs], columns[runs]] = True
+    return found & mask
+
+
+def _comb_ticks(columns: np.ndarray, thickest: int) -> np.ndarray:
+    """The vertical lines among ``columns`` that form a comb: at least three,
+    thin, of about the same height and top, evenly spaced. A written 1 is
+    rarely all of these at once."""
+    labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
+    lines = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None or box[1].stop - box[1].start > thickest:
+            continue
+        lines.append((index, box[0].start, box[0].stop, (box[1].start + box[1].stop) / 2))
+    if len(lines) < 3:
+        return np.zeros_like(columns)
+    tall = float(np.median([stop - start for _, start, stop, _ in lines]))
+    top = float(np.median([start for _, start, _, _ in lines]))
+    aligned = [
+        line
+        for line in lines
+        if abs((line[2] - line[1]) - tall) <= 0.15 * tall and abs(line[1] - top) <= 0.15 * tall
+    ]
+    if len(aligned) < 3:
+        return np.zeros_like(columns)
+    xs = np.array(sorted(line[3] for line in aligned))
+    step = float(np.median(np.diff(xs)))
+    if step <= 0:
+        return np.zeros_like(columns)
+    on_grid = [
+        line
+        for line in aligned
+        if abs((line[3] - xs[0]) / step - round((line[3] - xs[0]) / step)) <= 0.12
+    ]
+    if len(on_grid) < 3:
+        return np.zeros_like(columns)
+    keep = np.zeros(labels.max() + 1, dtype=bool)
+    keep[[line[0] for line in on_grid]] = True
+    return keep[labels]
+
+
+def without_field_lines(found: pp._Ink) -> np.ndarray:
+    """The ink found, without a field's printed lines. Dark lines beside
+    light writing (a comb field printed in black, filled in with a grey
+    pencil) take the ink threshold for themselves; with them gone, the
+    threshold is chosen again from the writing alone."""
+    lines = field_lines(found.mask)
+    if not lines.any():
+        return found.mask
+    gone = ndimage.binary_dilation(lines, iterations=2)
+    ink = np.where(gone, 0.0, found.ink).astype(np.float32)
+    again = pp._ink_mask(ink)
+    mask = found.mask if again is None else (again | (found.mask & gone))
+    return _erase_lines(mask, lines & mask)

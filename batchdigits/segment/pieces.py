@@ -1,0 +1,218 @@
+"""The ink's pieces that may belong to digits: dust, shadows and punctuation
+standing alone left out, the strokes one digit is made of grouped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+# Specks smaller than this share of the digits' height are dust.
+_SPECK = 0.15
+# Marks standing alone under this share of the digits' height are
+# punctuation (a decimal point, a comma, a short dash).
+_MARK = 0.4
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of ink: a connected component, or part of one between cuts."""
+
+    mask: np.ndarray  # bool, the piece within its box
+    top: int
+    left: int
+    #: Strokes crossed by the cut that made this piece's left side (0: paper).
+    cut: float = 0.0
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.mask.shape[0]
+
+    @property
+    def right(self) -> int:
+        return self.left + self.mask.shape[1]
+
+    @property
+    def centre(self) -> float:
+        return self.left + self.mask.shape[1] / 2
+
+
+def find_pieces(mask: np.ndarray) -> tuple[list[Piece], float]:
+    """The ink's pieces that may belong to digits, left to right, and the
+    digits' height; dust and punctuation standing alone left out.
+
+    Connected components that one digit is likely made of are grouped into
+    one piece: a stroke broken by a skipping pen or a faint pencil (pieces
+    almost touching), and a short stroke standing over part of a bigger
+    piece (a 5's flag). Pieces of a digit's height are never grouped that
+    way: in a slanted or crowded number, whole digits stand over each
+    other's columns. Small marks low down (a comma or a point under the
+    digit before it) are never grouped.
+    """
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return [], 0.0
+    boxes = ndimage.find_objects(labels)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    found: list[tuple[int, tuple[slice, slice]]] = []
+    for index, box in enumerate(boxes, start=1):
+        if box is None or _is_shadow(labels[box] == index, mask.shape, box):
+            continue
+        found.append((index, box))
+    if not found:
+        return [], 0.0
+    height = _digit_height([box for _, box in found], areas[[index - 1 for index, _ in found]])
+    found = [(index, box) for index, box in found if _extent(box) >= _SPECK * height]
+    found = [
+        (index, box)
+        for index, box in found
+        if not (_alone(index, box, found) and _is_mark(labels[box] == index, height))
+    ]
+    if not found:
+        return [], height
+    low = _low_line(found, areas, height)
+    group = list(range(len(found)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for i, (_, a) in enumerate(found):
+        for j in range(i + 1, len(found)):
+            b = found[j][1]
+            if _belongs_together(a, b, height, low):
+                group[root(i)] = root(j)
+    members: dict[int, list[int]] = {}
+    for i in range(len(found)):
+        members.setdefault(root(i), []).append(i)
+    pieces = [_union([found[i] for i in indices], labels) for indices in members.values()]
+    pieces.sort(key=lambda piece: piece.centre)
+    return pieces, height
+
+
+def _alone(
+    index: int, box: tuple[slice, slice], found: list[tuple[int, tuple[slice, slice]]]
+) -> bool:
+    """No bigger piece stands over half of this one's columns."""
+    width = box[1].stop - box[1].start
+    return not any(
+        _overlap(box[1], other[1]) >= 0.5 * width
+        for other_index, other in found
+        if other_index != index and _extent(other) > _extent(box)
+    )
+
+
+def _low_line(
+    found: list[tuple[int, tuple[slice, slice]]], areas: np.ndarray, height: float
+) -> float:
+    """The row below which a small piece is punctuation, not part of a digit:
+    70% of the way down the digits' band."""
+    biggest = max(areas[index - 1] for index, _ in found)
+    tops = [box[0].start for index, box in found if areas[index - 1] >= 0.15 * biggest]
+    return float(np.median(tops)) + 0.7 * height
+
+
+def _is_low_mark(box: tuple[slice, slice], height: float, low: float) -> bool:
+    centre = (box[0].start + box[0].stop) / 2
+    return _extent(box) < 0.45 * height and centre > low
+
+
+def _belongs_together(
+    a: tuple[slice, slice], b: tuple[slice, slice], height: float, low: float
+) -> bool:
+    """Two components of one digit: over the same columns, or almost touching."""
+    if _is_low_mark(a, height, low) or _is_low_mark(b, height, low):
+        return False
+    narrower = min(a[1].stop - a[1].start, b[1].stop - b[1].start)
+    if _overlap(a[1], b[1]) >= 0.6 * narrower and min(_extent(a), _extent(b)) < 0.6 * height:
+        return True  # a stroke over part of a digit: never a whole digit beside it
+    gap_y = max(0, b[0].start - a[0].stop, a[0].start - b[0].stop)
+    gap_x = max(0, b[1].start - a[1].stop, a[1].start - b[1].stop)
+    return max(gap_x, gap_y) <= 0.05 * height
+
+
+def _union(parts: list[tuple[int, tuple[slice, slice]]], labels: np.ndarray) -> Piece:
+    top = min(box[0].start for _, box in parts)
+    left = min(box[1].start for _, box in parts)
+    bottom = max(box[0].stop for _, box in parts)
+    right = max(box[1].stop for _, box in parts)
+    window = labels[top:bottom, left:right]
+    mask = np.isin(window, [index for index, _ in parts])
+    return Piece(mask, top, left)
+
+
+def _is_shadow(component: np.ndarray, shape: tuple[int, ...], box: tuple[slice, slice]) -> bool:
+    """A region from an edge of the picture, solid or speckled: a shadow,
+    the edge of uneven light, the table beside the sheet, a scanner lid;
+    never a stroke of ink (strokes cover well under half of their box, even
+    with their gaps closed)."""
+    rows, cols = box
+    touches = rows.start == 0 or cols.start == 0 or rows.stop == shape[0] or cols.stop == shape[1]
+    tall, wide = component.shape
+    if not touches or max(tall / shape[0], wide / shape[1]) <= 0.3:
+        return False
+    if min(tall, wide) < 0.1 * min(shape):
+        return False  # a stroke: a 1 in a tight crop
+    closed = ndimage.binary_closing(np.pad(component, 2), iterations=2)
+    filled = closed.sum(axis=1)
+    lines = closed.any(axis=1)
+    first = closed.argmax(axis=1)
+    last = closed.shape[1] - 1 - closed[:, ::-1].argmax(axis=1)
+    spans = np.where(lines, last - first + 1, 0)
+    # Wide in most rows (a stroke's rows are a stroke wide), and filled there.
+    wide_rows = float(np.median(spans[lines])) > 0.4 * wide
+    return wide_rows and float(filled.sum()) > 0.6 * float(spans.sum())
+
+
+def _digit_height(boxes: list[tuple[slice, slice] | None], areas: np.ndarray) -> float:
+    """The height of the digits: the median height of the substantial pieces."""
+    biggest = float(areas.max())
+    heights = [
+        box[0].stop - box[0].start
+        for box, area in zip(boxes, areas, strict=True)
+        if box is not None and area >= 0.15 * biggest
+    ]
+    return float(np.median(heights))
+
+
+def _overlap(a: slice, b: slice) -> int:
+    return max(0, min(a.stop, b.stop) - max(a.start, b.start))
+
+
+def _extent(box: tuple[slice, slice]) -> int:
+    return max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+
+
+def _is_mark(piece: np.ndarray, height: float) -> bool:
+    """A piece standing alone that is punctuation, not a digit: a dot or
+    comma (small), a dash (flat), or a slash (a straight stroke leaning
+    well over)."""
+    tall, wide = piece.shape
+    if max(tall, wide) < _MARK * height:
+        return True
+    if tall < 0.35 * height and wide >= 1.5 * tall:
+        return True
+    return _is_slash(piece, height)
+
+
+def _is_slash(piece: np.ndarray, height: float) -> bool:
+    """A thin straight stroke, taller than wide, leaning more than 40 degrees
+    from upright (handwritten 1s lean up to about 35), or more than 15 and
+    reaching above and below the digits (a date's slash)."""
+    if piece.shape[0] < 0.6 * height or piece.shape[1] > piece.shape[0]:
+        return False
+    ys, xs = np.nonzero(piece)
+    if len(ys) < 5:
+        return False
+    ys = ys - ys.mean()
+    xs = xs - xs.mean()
+    cov = np.cov(np.stack([xs, ys]))
+    values, vectors = np.linalg.eigh(cov)
+    if values[0] <= 0 or values[1] / values[0] < 20:
+        return False
+    dx, dy = vectors[:, 1]
+    lean = np.degrees(np.arctan2(abs(dx), abs(dy)))
+    return bool(lean > 40 or (lean > 15 and piece.shape[0] > 1.15 * height))
