@@ -30,7 +30,7 @@ from .recipe import (
     DEFAULT_STROKE_SAMPLES,
     DEFAULT_TRAIN_SEED,
 )
-from .review import DEFAULT_NUMBER_REVIEW_BELOW, DEFAULT_REVIEW_BELOW
+from .review import DEFAULT_REVIEW_BELOW
 
 #: Mirrors ``learn.DEFAULT_COPIES`` (importing learn would import numpy for ``--help``).
 DEFAULT_COPIES = 20
@@ -166,17 +166,6 @@ ReviewBelowOption = Annotated[
         help="Flag rows whose confidence is below this for review.",
     ),
 ]
-NumbersReviewBelowOption = Annotated[
-    float | None,
-    typer.Option(
-        "--review-below",
-        min=0.0,
-        max=1.0,
-        help=f"Flag rows whose confidence is below this for review "
-        f"(default {DEFAULT_REVIEW_BELOW}; with --numbers {DEFAULT_NUMBER_REVIEW_BELOW}).",
-        show_default=False,
-    ),
-]
 
 
 @app.command(epilog=EXIT_CODES_EPILOG)
@@ -200,7 +189,7 @@ def scan(
         bool, typer.Option("--follow-symlinks", help="Descend into symlinked folders.")
     ] = False,
     model: ModelOption = None,
-    review_below: NumbersReviewBelowOption = None,
+    review_below: ReviewBelowOption = DEFAULT_REVIEW_BELOW,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Images per model call.")
     ] = 256,
@@ -307,7 +296,7 @@ def evaluate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     model: ModelOption = None,
-    review_below: NumbersReviewBelowOption = None,
+    review_below: ReviewBelowOption = DEFAULT_REVIEW_BELOW,
     jobs: JobsOption = 0,
     numbers: NumbersOption = False,
     quiet: QuietOption = False,

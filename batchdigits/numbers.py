@@ -67,6 +67,17 @@ ASPECT_WEIGHT = 0.5
 #: model lose to the whole digits beside them. (On the numbers benchmark's
 #: calibration split, weights of 0.5 and 1.5 read fewer numbers right.)
 SPLIT_WEIGHT = 1.0
+#: A number's confidence is a logistic function of what the reading knows:
+#: (1, log of the segmentation's share of all paths' weight, sum of the
+#: digits' log-probabilities, log of the split model's chance for the least
+#: whole-looking digit, number of digits, the least sure digit's
+#: log-probability, and the size of the ink left out as marks, in digit
+#: heights: a digit dropped as a mark is a likely mistake). Fitted on the numbers benchmark's
+#: calibration split (benchmarks/numbers_benchmark.py --split calibration
+#: --fit; never reported), so that it is the chance that the whole string is
+#: right: the digits' probabilities alone overrate a number whose ink could
+#: have been cut another way.
+CONFIDENCE_WEIGHTS = (3.2479, 2.0965, 5.1438, 0.8253, 0.1789, 2.1693, -1.3027)
 #: The most digits a number may have (a longer path is cut off).
 MOST_DIGITS = 32
 
@@ -80,6 +91,8 @@ class NumberReading:
     digit_confidences: tuple[float, ...]
     split_confidence: float  # the share of the paths' weight on this segmentation
     spans: tuple[int, ...]  # which candidates (Segmentation.spans) the digits are
+    #: What the confidence is computed from (see :data:`CONFIDENCE_WEIGHTS`).
+    features: tuple[float, ...] = ()
 
     @property
     def uncertain_split(self) -> bool:
@@ -125,11 +138,14 @@ def read_number(
                 back[stop] = (start, index)
         total[stop] = np.logaddexp.reduce([total[start] + score for start, _, score in options])
     chosen: list[int] = []
+    skipped = 0.0  # digit heights of ink left out as marks
     position = count
     while position > 0:
         start, index = back[position]
         if index >= 0:
             chosen.append(index)
+        else:
+            skipped += float(segmentation.sizes[position - 1])
         position = start
     chosen.reverse()
     if not chosen:
@@ -137,13 +153,30 @@ def read_number(
     chosen = chosen[:MOST_DIGITS]
     split = float(np.exp(best[count] - total[count]))
     digits = tuple(float(confidence[index]) for index in chosen)
+    weakest = 0.0 if whole is None else float(np.log(max(whole[chosen].min(), 1e-6)))
+    logs = np.log(np.maximum(digits, 1e-12))
+    features = (
+        1.0,
+        float(best[count] - total[count]),
+        float(logs.sum()),
+        weakest,
+        float(len(chosen)),
+        float(logs.min()),
+        skipped,
+    )
     return NumberReading(
         number="".join(str(int(best_digit[index])) for index in chosen),
-        confidence=split * float(np.prod(digits)),
+        confidence=calibrated(features),
         digit_confidences=digits,
         split_confidence=split,
         spans=tuple(chosen),
+        features=features,
     )
+
+
+def calibrated(features: Sequence[float], weights: Sequence[float] = CONFIDENCE_WEIGHTS) -> float:
+    """The chance the string is right, from the reading's features."""
+    return float(1.0 / (1.0 + np.exp(-float(np.dot(features, weights)))))
 
 
 def aspect_prior(images: np.ndarray, digits: np.ndarray) -> np.ndarray:

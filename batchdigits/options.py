@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .load import MAX_PIXELS
 from .results import ScanResult
-from .review import DEFAULT_NUMBER_REVIEW_BELOW, DEFAULT_REVIEW_BELOW
+from .review import DEFAULT_REVIEW_BELOW
 
 DEFAULT_BATCH_SIZE = 256
 
@@ -38,10 +38,7 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     follow_symlinks: bool = False
     model: Path | None = None
-    #: Rows less sure than this are flagged; None: the default for the kind of
-    #: scan (:data:`DEFAULT_REVIEW_BELOW`, or :data:`DEFAULT_NUMBER_REVIEW_BELOW`
-    #: with ``numbers``).
-    review_below: float | None = None
+    review_below: float = DEFAULT_REVIEW_BELOW
     batch_size: int = DEFAULT_BATCH_SIZE
     #: Worker processes for decoding and preprocessing; 0 means all cores.
     jobs: int = 0
@@ -70,10 +67,6 @@ class ScanOptions:
         self.format = OutputFormat(self.format)
         self.include = tuple(self.include)
         self.exclude = tuple(self.exclude)
-        if self.review_below is None:
-            self.review_below = (
-                DEFAULT_NUMBER_REVIEW_BELOW if self.numbers else DEFAULT_REVIEW_BELOW
-            )
         if not 0.0 <= self.review_below <= 1.0:
             raise ValueError(f"review_below must be between 0 and 1, got {self.review_below}")
         if self.batch_size < 1:

@@ -14,13 +14,13 @@ from enum import StrEnum
 #: so the default is 0.95. Measured with the shipped model, as scan reads
 #: (with the whole-page second reading): calibration split 0.08% wrong with
 #: 99.2% of rows not flagged (benchmarks/RESULTS.md).
+#:
+#: ``scan --numbers`` uses the same default. A number's confidence is
+#: calibrated to be the chance that the whole string is right; on the
+#: numbers benchmark's calibration split 0.95 leaves 53% of rows unflagged,
+#: 2.2% of them wrong, and no threshold gets under 1% while leaving a fair
+#: share unflagged (benchmarks/RESULTS.md): numbers need more review.
 DEFAULT_REVIEW_BELOW = 0.95
-#: ``scan --numbers``: a number's confidence is the chance the whole string
-#: is right. Chosen on the numbers benchmark's calibration split
-#: (benchmarks/numbers_benchmark.py --split calibration; never reported) as
-#: the smallest threshold whose unflagged rows are wrong at most 0.25% of the
-#: time, a quarter of the 1% target.
-DEFAULT_NUMBER_REVIEW_BELOW = 0.5
 
 
 class Reason(StrEnum):

@@ -102,7 +102,7 @@ def load_split_checker(threads: int | None = None) -> KerasSplitChecker:
 #: Marks written around numbers that are not digits, by where they go.
 LEADING_MARKS = "$€£#"
 INNER_MARKS = ".,-/'"
-TRAILING_MARKS = "✓-=.,/*"
+TRAILING_MARKS = "✓✓-=.,/*"
 #: Fonts for the marks: matplotlib's own (it is a dependency), so they are
 #: always there. Printed shapes, sheared and thickened at random: a
 #: different hand from any benchmark's pen strokes.
@@ -162,8 +162,23 @@ def _cropped(mask: np.ndarray) -> np.ndarray:
     return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+#: Marks also drawn as pen strokes (a polyline in the digits' frame, 0-1 from
+#: the digits' top-left to their bottom-right), since a written tick or dash
+#: is no font's glyph.
+STROKE_MARKS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
+    "✓": (((0.0, 0.55), (0.3, 0.95), (0.9, 0.0)),),
+    "-": (((0.0, 0.5), (0.6, 0.5)),),
+    "=": (((0.0, 0.4), (0.6, 0.4)), ((0.0, 0.65), (0.6, 0.65))),
+    "/": (((0.6, -0.1), (0.0, 1.1)),),
+    ",": (((0.1, 0.85), (0.0, 1.15)),),
+}
+
+
 def _mark_mask(mark: str, height: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """A mark drawn for digits ``height`` tall, and its top below the digits' top."""
+    """A mark drawn for digits ``height`` tall, and its top below the digits' top:
+    a font's glyph, or for some marks as often pen strokes (:data:`STROKE_MARKS`)."""
+    if mark in STROKE_MARKS and rng.random() < 0.5:
+        return _stroke_mark(STROKE_MARKS[mark], height, rng)
     import matplotlib
     from PIL import ImageDraw, ImageFont
     from scipy import ndimage
@@ -188,6 +203,29 @@ def _mark_mask(mark: str, height: int, rng: np.random.Generator) -> tuple[np.nda
     return _cropped(mask), int(rows[0] - (baseline - height))
 
 
+def _stroke_mark(
+    strokes: tuple[tuple[tuple[float, float], ...], ...], height: int, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    from PIL import ImageDraw
+
+    side = int(height * 3)
+    canvas = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(canvas)
+    scale = height * float(rng.uniform(0.7, 1.2))
+    width = max(1, round(height * float(rng.uniform(0.04, 0.12))))
+    origin = np.array([side / 3, height])
+    for stroke in strokes:
+        points = [
+            tuple(origin + scale * (np.array(point) + rng.normal(0, 0.06, 2))) for point in stroke
+        ]
+        draw.line(points, fill=255, width=width, joint="curve")
+    mask = np.asarray(canvas) >= 128
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return np.ones((1, 1), dtype=bool), height - 1
+    return _cropped(mask), int(rows[0] - height)
+
+
 def compose_number(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> Composed:
     """Digits side by side at a random spacing (wide to overlapping), size
     and baseline, now and then with marks that are not digits around them
@@ -207,7 +245,7 @@ def compose_number(digits: np.ndarray, labels: np.ndarray, rng: np.random.Genera
         if rng.random() < 0.35:
             items.append((*_mark_mask(str(rng.choice(list(TRAILING_MARKS))), height, rng), MARK))
     tallest = max(mask.shape[0] for mask, top, _ in items if top is None)
-    canvas_height = int(tallest * 1.6) + 4
+    canvas_height = max(int(tallest * 1.6) + 4, max(mask.shape[0] for mask, _, _ in items))
     width = sum(mask.shape[1] for mask, _, _ in items) + height * len(items) + 8
     mask_canvas = np.zeros((canvas_height, width), dtype=bool)
     owner = np.full((canvas_height, width), -1, dtype=np.int16)

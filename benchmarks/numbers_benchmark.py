@@ -24,6 +24,7 @@ review threshold is chosen on calibration, then reported on test.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -145,7 +146,8 @@ def sweep(rows: pd.DataFrame) -> str:
     """A table: rows not flagged and wrong among them when rows below each
     threshold are flagged, besides those flagged for other reasons than
     confidence; and the smallest threshold that meets CALIBRATION_TARGET."""
-    other = ~rows["reason"].isin(["", "low_confidence"]) | (rows["read"] == "")
+    doubt = ["", "low_confidence", "uncertain_split"]  # flags the threshold decides
+    other = ~rows["reason"].isin(doubt) | (rows["read"] == "")
     lines, meeting = [], []
     for threshold in THRESHOLDS:
         s = summary(rows, other | (rows["confidence"] < threshold))
@@ -156,6 +158,22 @@ def sweep(rows: pd.DataFrame) -> str:
         table(["review below", "not flagged", "unflagged wrong"], lines)
         + f"\n\nSmallest threshold with unflagged wrong <= {CALIBRATION_TARGET:.2%}: {best}."
     )
+
+
+def reliability(rows: pd.DataFrame) -> str:
+    """Whether ``confidence`` is the chance that the string is right: the
+    share right against the mean confidence, by confidence band."""
+    read = rows[rows["read"] != ""]
+    edges = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0001)
+    lines = []
+    for low, high in itertools.pairwise(edges):
+        band = read[(read["confidence"] >= low) & (read["confidence"] < high)]
+        if len(band):
+            share = f"{band['right'].mean():.1%}"
+            lines.append(
+                [f"{low:g}-{min(high, 1):g}", len(band), f"{band['confidence'].mean():.1%}", share]
+            )
+    return table(["confidence", "rows", "mean confidence", "strings right"], lines)
 
 
 def group_table(rows: pd.DataFrame, column: str, keys: list[str]) -> str:
@@ -198,10 +216,47 @@ MNIST image (the same digits unrendered); the others hold a digit it misreads on
 
 {group_table(rows, "length", [str(n) for n in LENGTHS])}
 
+Is the confidence the chance the string is right?
+
+{reliability(rows)}
+
 Had the review threshold been each of these (choose it on the calibration split):
 
 {sweep(rows)}
 """
+
+
+def fit_confidence(folder: Path, truth: list[dict[str, str]]) -> tuple[float, ...]:
+    """Weights of numbers.CONFIDENCE_WEIGHTS: a logistic regression (lightly
+    regularised, by Newton's method) of "the string is right" on each
+    reading's features, over the given split, read as scan reads it."""
+    from batchdigits.discover import SourceFile
+    from batchdigits.model import load_classifier
+    from batchdigits.numbers import classify_numbers
+    from batchdigits.pipeline import prepare_files
+    from batchdigits.splits import load_split_checker
+
+    pages = prepare_files(
+        [SourceFile.of(folder / r["file"]) for r in truth], max_pixels=10**9, numbers=True
+    )
+    readings = classify_numbers(
+        load_classifier(), load_split_checker(), [p.segmentation for p in pages]
+    )
+    labels = {p.source.relative: r["label"] for p, r in zip(pages, truth, strict=True)}
+    rows = [
+        (r.features, r.number == labels[p.source.relative])
+        for p, r in zip(pages, readings, strict=True)
+        if r
+    ]
+    x = np.array([f for f, _ in rows])
+    y = np.array([right for _, right in rows], dtype=float)
+    weights = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-x @ weights))
+        gradient = x.T @ (p - y) + 1e-3 * weights
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-3 * np.eye(x.shape[1])
+        weights -= np.linalg.solve(hessian, gradient)
+    return tuple(round(float(w), 4) for w in weights)
 
 
 def main() -> None:
@@ -211,6 +266,9 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true")
     parser.add_argument("--review-below", type=float, default=None)
     parser.add_argument("--failures", type=Path, default=None, help="contact sheet folder")
+    parser.add_argument(
+        "--fit", action="store_true", help="print numbers.CONFIDENCE_WEIGHTS fitted on the split"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -221,6 +279,9 @@ def main() -> None:
         print(f"{folder} ({len(truth)} images, {time.perf_counter() - started:.0f} s); {sheet}")
         return
 
+    if args.fit:
+        print(f"CONFIDENCE_WEIGHTS = {fit_confidence(folder, truth)}")
+        return
     from batchdigits.api import scan_report
 
     options = {} if args.review_below is None else {"review_below": args.review_below}

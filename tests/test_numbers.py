@@ -15,10 +15,11 @@ from batchdigits.api import scan_report
 from batchdigits.cli import app
 from batchdigits.corrections import read_number_labels
 from batchdigits.evaluate import edit_distance, evaluate_numbers_results
-from batchdigits.numbers import SURE_SPLIT, number_row, read_number
+from batchdigits.numbers import SURE_SPLIT, NumberReading, number_row, read_number
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 from batchdigits.results import NUMBER_COLUMNS, ScanResult
+from batchdigits.review import DEFAULT_REVIEW_BELOW
 from batchdigits.segment import Segmentation, remove_field_lines, segment_number
 
 from .conftest import CountingClassifier
@@ -107,36 +108,34 @@ def _sure(digit: int, p: float = 0.999) -> np.ndarray:
     return row
 
 
-def test_a_doubtful_split_lowers_the_confidence_and_says_why() -> None:
-    """Two pieces that read as two digits, or joined as one, nearly as well:
-    the number is flagged as uncertain_split, not read at 0.99."""
-    segmentation = _segmentation([(0, 1), (1, 2), (0, 2)], 2, [1.0, 1.0])
-    probabilities = np.stack([_sure(1), _sure(7), _sure(4)])
-    whole = np.array([0.6, 0.6, 0.5])
-    reading = read_number(segmentation, probabilities, whole)
-    assert reading is not None and reading.number in {"17", "4"}
-    assert reading.split_confidence < SURE_SPLIT
-    assert reading.confidence <= reading.split_confidence
-    row = number_row(
+def _row(reading: NumberReading | None) -> ScanResult:
+    return number_row(
         file="a.png",
         page=None,
         error="",
         reading=reading,
         model_id="m",
-        review_below=0.9,
+        review_below=DEFAULT_REVIEW_BELOW,
         file_size=1,
         file_mtime_ns=1,
     )
-    assert row.needs_review and row.reason == "uncertain_split"
 
 
-def test_a_sure_split_keeps_a_high_confidence() -> None:
+def test_a_doubtful_split_lowers_the_confidence_and_says_why() -> None:
+    """Two pieces read as 1 and 7 with the same sureness: when the split
+    model also finds them plausible joined (as a 4), the number is less sure
+    than when it does not, and is flagged as uncertain_split rather than
+    read as sure; when the split is clear it is not flagged."""
     segmentation = _segmentation([(0, 1), (1, 2), (0, 2)], 2, [1.0, 1.0])
-    probabilities = np.stack([_sure(1), _sure(7), _sure(4, 0.5)])
-    whole = np.array([0.999, 0.999, 0.001])
-    reading = read_number(segmentation, probabilities, whole)
-    assert reading is not None and reading.number == "17"
-    assert reading.confidence > 0.95 and not reading.uncertain_split
+    probabilities = np.stack([_sure(1), _sure(7), _sure(4)])
+    doubtful = read_number(segmentation, probabilities, np.array([0.6, 0.6, 0.5]))
+    sure = read_number(segmentation, probabilities, np.array([0.999, 0.999, 0.001]))
+    assert doubtful is not None and sure is not None and sure.number == "17"
+    assert doubtful.split_confidence < SURE_SPLIT <= sure.split_confidence
+    assert doubtful.confidence < sure.confidence
+    row = _row(doubtful)
+    assert row.needs_review and row.reason == "uncertain_split"
+    assert not _row(sure).needs_review
 
 
 def test_a_mark_the_split_model_rejects_is_left_out() -> None:

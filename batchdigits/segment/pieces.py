@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .. import preprocess as pp
+
 # Specks smaller than this share of the digits' height are dust.
 _SPECK = 0.15
 # Marks standing alone under this share of the digits' height are
@@ -146,9 +148,10 @@ def _union(parts: list[tuple[int, tuple[slice, slice]]], labels: np.ndarray) -> 
 
 def _is_shadow(component: np.ndarray, shape: tuple[int, ...], box: tuple[slice, slice]) -> bool:
     """A region from an edge of the picture, solid or speckled: a shadow,
-    the edge of uneven light, the table beside the sheet, a scanner lid;
-    never a stroke of ink (strokes cover well under half of their box, even
-    with their gaps closed)."""
+    the edge of uneven light, the table beside the sheet, a scanner lid.
+    With its speckles closed it is a solid: its rows are filled between
+    their ends, and it is thick for its size, where a stroke of ink (even a
+    digit's bar, whose rows are filled too) is thin."""
     rows, cols = box
     touches = rows.start == 0 or cols.start == 0 or rows.stop == shape[0] or cols.stop == shape[1]
     tall, wide = component.shape
@@ -162,9 +165,8 @@ def _is_shadow(component: np.ndarray, shape: tuple[int, ...], box: tuple[slice, 
     first = closed.argmax(axis=1)
     last = closed.shape[1] - 1 - closed[:, ::-1].argmax(axis=1)
     spans = np.where(lines, last - first + 1, 0)
-    # Wide in most rows (a stroke's rows are a stroke wide), and filled there.
-    wide_rows = float(np.median(spans[lines])) > 0.4 * wide
-    return wide_rows and float(filled.sum()) > 0.6 * float(spans.sum())
+    thick = pp._stroke_width(closed) > 0.3 * min(tall, wide)
+    return thick and float(filled.sum()) > 0.6 * float(spans.sum())
 
 
 def _digit_height(boxes: list[tuple[slice, slice] | None], areas: np.ndarray) -> float:
