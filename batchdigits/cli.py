@@ -343,7 +343,7 @@ def train(
     ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option(min=1, help=f"Default {DEFAULT_EPOCHS}; with --splits, 5."),
+        typer.Option(min=1, help=f"Default {DEFAULT_EPOCHS}; with --splits 5, --strings 8."),
     ] = None,
     distorted_copies: Annotated[
         int, typer.Option(min=0, help="Randomly distorted copies of each training digit.")
@@ -363,8 +363,8 @@ def train(
         int | None,
         typer.Option(
             min=10,
-            help="Train on this many digits only (smoke tests); with --splits, on "
-            "this many composed numbers.",
+            help="Train on this many digits only (smoke tests); with --splits or "
+            "--strings, on this many composed numbers.",
         ),
     ] = None,
     seed: int = DEFAULT_TRAIN_SEED,
@@ -377,6 +377,14 @@ def train(
             "instead of the digit model.",
         ),
     ] = False,
+    strings: Annotated[
+        bool,
+        typer.Option(
+            "--strings",
+            help="Train the string model of scan --numbers (reads a number whole) "
+            "instead of the digit model.",
+        ),
+    ] = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -386,6 +394,20 @@ def train(
         from .model import user_model_dir
         from .parallel import available_cores
 
+        if strings:
+            from .strings import DEFAULT_EPOCHS as STRING_EPOCHS
+            from .strings import DEFAULT_NUMBERS as STRING_NUMBERS
+            from .strings import train_string_model
+
+            train_string_model(
+                data,
+                out_dir or user_model_dir(),
+                numbers=limit or STRING_NUMBERS,
+                epochs=epochs or STRING_EPOCHS,
+                seed=seed,
+                log=log.info,
+            )
+            return
         if splits:
             from .splits import DEFAULT_EPOCHS as SPLIT_EPOCHS
             from .splits import DEFAULT_NUMBERS, train_split_model

@@ -36,6 +36,7 @@ from .results import COLUMNS, RowKey, RowPictures, ScanReport, ScanResult, ScanS
 from .review import Reason, review
 from .segment import Segmentation, segment_number
 from .splits import SplitChecker, load_split_checker
+from .strings import StringReader, load_string_reader
 from .thumbnails import thumbnail
 
 log = logging.getLogger("batchdigits")
@@ -344,19 +345,20 @@ def run_scan(
     *,
     classifier: Classifier | None = None,
     splits: SplitChecker | None = None,
+    strings: StringReader | None = None,
 ) -> ScanReport:
     """Run the whole pipeline and write what ``options`` asks for: the results
     (``out``), their manifest, and the review workbook (``workbook``).
 
-    ``classifier`` replaces the Keras model, and ``splits`` the split model of
-    ``--numbers`` (tests inject fakes here; with a fake classifier and no
-    ``splits``, numbers are read without the split model).
+    ``classifier`` replaces the Keras model, and ``splits`` and ``strings``
+    the split and string models of ``--numbers`` (tests inject fakes here;
+    with a fake classifier, numbers are read without the models not given).
     """
     check_folder(options.folder)
     if options.workbook is not None:
         check_writable_target(options.workbook, "--workbook", "review.xlsx")
     if options.out is None or options.to_stdout:
-        report = _scan(options, classifier, splits)
+        report = _scan(options, classifier, splits, strings)
         if options.out is not None:
             write_results(
                 report.results,
@@ -371,7 +373,7 @@ def run_scan(
     with OutputLock(lock_path(options.out)):
         for stale in remove_stale_temporaries(options.out):
             log.warning("removed %s, left by a run that was killed while writing", stale)
-        report = _scan(options, classifier, splits)
+        report = _scan(options, classifier, splits, strings)
         write_results(
             report.results,
             options.out,
@@ -393,16 +395,22 @@ def _write_workbook(options: ScanOptions, report: ScanReport) -> None:
 
 
 def _scan(
-    options: ScanOptions, classifier: Classifier | None, splits: SplitChecker | None
+    options: ScanOptions,
+    classifier: Classifier | None,
+    splits: SplitChecker | None,
+    strings: StringReader | None,
 ) -> ScanReport:
     started_at = datetime.now(UTC)
     started = time.monotonic()
     model_ref = resolve_model(options.model) if classifier is None else None
     model_id = classifier.model_id if classifier is not None else model_ref.model_id  # type: ignore[union-attr]
-    if options.numbers and splits is None and classifier is None:
-        splits = load_split_checker(threads=options.jobs or available_cores())
-    if splits is not None:
-        model_id = f"{model_id}+{splits.model_id}"
+    if options.numbers and classifier is None:
+        threads = options.jobs or available_cores()
+        splits = splits or load_split_checker(threads=threads)
+        strings = strings or load_string_reader(threads=threads)
+    for helper in (splits, strings) if options.numbers else ():
+        if helper is not None:
+            model_id = f"{model_id}+{helper.model_id}"
     discovery = discover_images(options)
     reused, todo = reuse_previous(options, discovery.files, model_id)
     jobs = options.jobs or available_cores()
@@ -430,7 +438,7 @@ def _scan(
             classifier = KerasClassifier(model_ref, threads=jobs)
             timings.model_load = time.perf_counter() - loading
         results, row_pictures = _classify_all(
-            options, prepared, classifier, splits, model_id, len(todo), timings
+            options, prepared, classifier, (splits, strings), model_id, len(todo), timings
         )
     results += reused
     results.sort(key=lambda r: r.sort_key)
@@ -461,7 +469,7 @@ def _classify_all(
     options: ScanOptions,
     prepared: Iterator[list[PreparedPage]],
     classifier: Classifier | None,
-    splits: SplitChecker | None,
+    helpers: tuple[SplitChecker | None, StringReader | None],
     model_id: str,
     files: int,
     timings: StageTimings,
@@ -503,7 +511,8 @@ def _classify_all(
         predicting = time.perf_counter()
         if options.numbers:
             segmentations = [page.segmentation for page in batch]
-            readings = classify_numbers(classifier, splits, segmentations)
+            splits, strings = helpers
+            readings = classify_numbers(classifier, splits, strings, segmentations)
             timings.model += time.perf_counter() - predicting
             for page, reading in zip(batch, readings, strict=True):
                 add_number(page, reading)

@@ -17,9 +17,10 @@ from enum import StrEnum
 #:
 #: ``scan --numbers`` uses the same default. A number's confidence is
 #: calibrated to be the chance that the whole string is right; on the
-#: numbers benchmark's calibration split 0.95 leaves 53% of rows unflagged,
-#: 2.2% of them wrong, and no threshold gets under 1% while leaving a fair
-#: share unflagged (benchmarks/RESULTS.md): numbers need more review.
+#: numbers benchmark's calibration split 0.95 leaves 70% of rows unflagged,
+#: 2.4% of them wrong (test split: 58%, 4.7%), and no threshold gets under
+#: 1% while leaving a fair share unflagged (benchmarks/RESULTS.md): numbers
+#: need more review than digits.
 DEFAULT_REVIEW_BELOW = 0.95
 
 

@@ -145,6 +145,8 @@ def _review_sheet(
             elif column.header == "model_saw" and pictures is not None:
                 if pictures.reading is not None:
                     zoom = NUMBER_ZOOM if report.numbers else READING_ZOOM
+                    if pictures.reading.shape[1] * zoom > 28 * NUMBER_ZOOM * 6:
+                        zoom = 1  # the string model's whole strip: as wide as its column
                     data = reading_png(pictures.reading, zoom)
                     _picture(sheet, number, index, data, f"read{number}.png")
             elif column.header == corrected_header:

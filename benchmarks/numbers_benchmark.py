@@ -226,30 +226,40 @@ Had the review threshold been each of these (choose it on the calibration split)
 """
 
 
-def fit_confidence(folder: Path, truth: list[dict[str, str]]) -> tuple[float, ...]:
-    """Weights of numbers.CONFIDENCE_WEIGHTS: a logistic regression (lightly
-    regularised, by Newton's method) of "the string is right" on each
-    reading's features, over the given split, read as scan reads it."""
+def fit_confidence(
+    folder: Path, truth: list[dict[str, str]]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """numbers.LATTICE_WEIGHTS and numbers.AGREEMENT_WEIGHTS: logistic
+    regressions (lightly regularised, by Newton's method) of "the string is
+    right" on the readings' features over the given split, read as scan
+    reads it: first the segmenting reading's, then, with its confidence from
+    the first fit, the combined reading's."""
+    from batchdigits import numbers
     from batchdigits.discover import SourceFile
     from batchdigits.model import load_classifier
-    from batchdigits.numbers import classify_numbers
     from batchdigits.pipeline import prepare_files
     from batchdigits.splits import load_split_checker
+    from batchdigits.strings import load_string_reader
 
-    pages = prepare_files(
-        [SourceFile.of(folder / r["file"]) for r in truth], max_pixels=10**9, numbers=True
-    )
-    readings = classify_numbers(
-        load_classifier(), load_split_checker(), [p.segmentation for p in pages]
-    )
-    labels = {p.source.relative: r["label"] for p, r in zip(pages, truth, strict=True)}
-    rows = [
-        (r.features, r.number == labels[p.source.relative])
-        for p, r in zip(pages, readings, strict=True)
-        if r
+    sources = [SourceFile.of(folder / r["file"]) for r in truth]
+    segmentations = [
+        page.segmentation for page in prepare_files(sources, max_pixels=10**9, numbers=True)
     ]
-    x = np.array([f for f, _ in rows])
-    y = np.array([right for _, right in rows], dtype=float)
+    models = (load_classifier(), load_split_checker())
+    labels = [r["label"] for r in truth]
+
+    def fit(readers: tuple[object, ...]) -> tuple[float, ...]:
+        readings = numbers.classify_numbers(*models, *readers, segmentations)  # type: ignore[arg-type]
+        rows = [
+            (r.features, r.number == label) for r, label in zip(readings, labels, strict=True) if r
+        ]
+        return _logistic(np.array([f for f, _ in rows]), np.array([ok for _, ok in rows], float))
+
+    numbers.LATTICE_WEIGHTS = lattice = fit((None,))
+    return lattice, fit((load_string_reader(),))
+
+
+def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
     weights = np.zeros(x.shape[1])
     for _ in range(50):
         p = 1 / (1 + np.exp(-x @ weights))
@@ -267,7 +277,7 @@ def main() -> None:
     parser.add_argument("--review-below", type=float, default=None)
     parser.add_argument("--failures", type=Path, default=None, help="contact sheet folder")
     parser.add_argument(
-        "--fit", action="store_true", help="print numbers.CONFIDENCE_WEIGHTS fitted on the split"
+        "--fit", action="store_true", help="print the confidence weights fitted on the split"
     )
     args = parser.parse_args()
 
@@ -280,7 +290,8 @@ def main() -> None:
         return
 
     if args.fit:
-        print(f"CONFIDENCE_WEIGHTS = {fit_confidence(folder, truth)}")
+        lattice, agreement = fit_confidence(folder, truth)
+        print(f"LATTICE_WEIGHTS = {lattice}\nAGREEMENT_WEIGHTS = {agreement}")
         return
     from batchdigits.api import scan_report
 

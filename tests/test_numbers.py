@@ -15,7 +15,7 @@ from batchdigits.api import scan_report
 from batchdigits.cli import app
 from batchdigits.corrections import read_number_labels
 from batchdigits.evaluate import edit_distance, evaluate_numbers_results
-from batchdigits.numbers import SURE_SPLIT, NumberReading, number_row, read_number
+from batchdigits.numbers import SURE_SPLIT, NumberReading, combine, number_row, read_number
 from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 from batchdigits.results import NUMBER_COLUMNS, ScanResult
@@ -136,6 +136,27 @@ def test_a_doubtful_split_lowers_the_confidence_and_says_why() -> None:
     row = _row(doubtful)
     assert row.needs_review and row.reason == "uncertain_split"
     assert not _row(sure).needs_review
+
+
+def test_the_string_model_is_weighed_against_the_segmenting_reading() -> None:
+    """Where the two readers agree the number is surer than where they do
+    not; where they differ the reading more likely right is taken, and a
+    number only the string model could read is still a row."""
+    segmentation = _segmentation([(0, 1), (1, 2), (0, 2)], 2, [1.0, 1.0])
+    probabilities = np.stack([_sure(1, 0.9), _sure(7, 0.9), _sure(4, 0.2)])
+    reading = read_number(segmentation, probabilities, np.array([0.9, 0.9, 0.1]))
+    assert reading is not None and reading.number == "17"
+    agreed = combine(reading, ("17", 0.9, (0.95, 0.95)))
+    differed = combine(reading, ("171", 0.2, (0.9, 0.5, 0.6)))
+    assert agreed is not None and differed is not None
+    assert agreed.agreed and not differed.agreed
+    assert agreed.confidence > differed.confidence
+    assert differed.number == "17"  # the string model was less sure
+    taken = combine(reading, ("171", 0.9999, (1.0, 1.0, 1.0)))
+    assert taken is not None and taken.number == "171" and taken.digit_confidences == (1.0,) * 3
+    alone = combine(None, ("42", 0.8, (0.9, 0.9)))
+    assert alone is not None and alone.number == "42"
+    assert combine(None, ("", 0.1, ())) is None
 
 
 def test_a_mark_the_split_model_rejects_is_left_out() -> None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import preprocess as pp
 from ..preprocess import Box
+from ..strings import to_strip
 from .candidates import candidate_digits
 from .cuts import cut_wide_pieces
 from .field_lines import field_lines, remove_field_lines, without_field_lines
@@ -74,6 +75,9 @@ class Segmentation:
     #: of the number as a mark costs (:data:`numbers.SKIP`).
     sizes: np.ndarray
     box: Box | None  # where the number lies in the original picture
+    #: The number's pieces together as the string model's strip
+    #: (:func:`strings.to_strip`): the same ink, read whole.
+    strip: np.ndarray | None = None
 
 
 def segment_number(gray: np.ndarray) -> Segmentation | None:
@@ -115,13 +119,27 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
                 again.box[3] + left,
             )
             return replace(again, box=moved)
+    strip = to_strip(_together(pieces))
     pieces = cut_wide_pieces(pieces, height)
     spans, images, priors = candidate_digits(pieces, height)
     if not spans:
         return None
     cuts = np.array([0.0] + [piece.cut for piece in pieces[1:]] + [0.0])
     sizes = np.array([max(piece.mask.shape) / height for piece in pieces])
-    return Segmentation(len(pieces), height, spans, images, priors, cuts, sizes, box)
+    return Segmentation(len(pieces), height, spans, images, priors, cuts, sizes, box, strip)
+
+
+def _together(pieces: list[Piece]) -> np.ndarray:
+    """The pieces' ink in one mask, cropped to them."""
+    top, left = min(p.top for p in pieces), min(p.left for p in pieces)
+    canvas = np.zeros(
+        (max(p.bottom for p in pieces) - top, max(p.right for p in pieces) - left), dtype=bool
+    )
+    for piece in pieces:
+        canvas[piece.top - top : piece.bottom - top, piece.left - left : piece.right - left] |= (
+            piece.mask
+        )
+    return canvas
 
 
 def _to_work_size(image: np.ndarray, factor: float | None = None) -> tuple[np.ndarray, float]:

@@ -1,0 +1,253 @@
+"""The string model: a number read whole, without cutting it into digits.
+
+A small CRNN (convolutions, then a bidirectional LSTM along the width, CTC
+output) reads the number's ink as one strip, 32 pixels tall. Where digits
+touch or are written over each other, there is no clean cut to find, and
+the segmenting reader (:mod:`batchdigits.numbers`) guesses; this model needs
+none. Both read every number; where they agree the reading is far more
+often right, and where they disagree the row is doubtful
+(:func:`numbers.classify_numbers`).
+
+It is trained on numbers composed from MNIST *training* digits (touching,
+overlapping, spaced, with printed and pen-drawn marks that are not part of
+the number) by the same composer as the split model, and its strips are
+made by :func:`to_strip` for training and scanning alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from .errors import ModelError
+from .preprocess import PREPROCESS_VERSION
+
+STRIP_HEIGHT = 32
+STRIP_WIDTH = 256
+#: Time steps along the strip (the width over four): room for 8 digits and
+#: the blanks between repeated ones.
+STEPS = 64
+BLANK = 10
+MOST_DIGITS = 8
+STRINGS_FILE = "strings.keras"
+#: Numbers composed for training, and epochs: what the shipped model used.
+DEFAULT_NUMBERS = 30000
+DEFAULT_EPOCHS = 8
+
+
+def to_strip(mask: np.ndarray) -> np.ndarray:
+    """A number's ink (bool, any size) as the model's (32, 256) uint8 strip:
+    cropped to the ink, 28 pixels tall with a margin, aspect kept (squeezed
+    only when wider than the strip), left-aligned, white ink on black."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    strip = np.zeros((STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
+    if not len(rows):
+        return strip
+    mask = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height, width = mask.shape
+    inner = STRIP_HEIGHT - 4
+    scaled = max(4, min(STRIP_WIDTH - 4, round(width * inner / height)))
+    picture = Image.fromarray(mask.astype(np.uint8) * 255).resize(
+        (scaled, inner), Image.Resampling.BOX
+    )
+    strip[2 : 2 + inner, 2 : 2 + scaled] = np.asarray(picture)
+    return strip
+
+
+def to_model_input(strips: np.ndarray) -> np.ndarray:
+    return (np.asarray(strips, dtype=np.float32) / 255.0)[..., None]
+
+
+def decode(logits: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
+    """Best-path CTC decoding: per strip, the digits, the path's probability
+    (the chance of the most likely alignment), and each digit's probability
+    (its best frame's)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    best = probabilities.argmax(axis=-1)
+    top = probabilities.max(axis=-1)
+    readings = []
+    for classes, sure in zip(best, top, strict=True):
+        digits: list[str] = []
+        confidences: list[float] = []
+        previous = BLANK
+        for step, label in enumerate(classes):
+            if label != BLANK and label != previous:
+                digits.append(str(int(label)))
+                confidences.append(float(sure[step]))
+            elif label != BLANK and label == previous and confidences:
+                confidences[-1] = max(confidences[-1], float(sure[step]))
+            previous = int(label)
+        path = float(np.exp(np.log(np.maximum(sure, 1e-12)).sum()))
+        readings.append(("".join(digits), path, tuple(confidences)))
+    return readings
+
+
+class StringReader(Protocol):
+    """What ``scan --numbers`` needs of the string model."""
+
+    model_id: str
+
+    def read(self, strips: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
+        """(N, 32, 256) strips -> per strip (digits, confidence, per-digit confidences)."""
+        ...
+
+
+class KerasStringReader:
+    """The string model, loaded once."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        from ._tf import import_tensorflow, interrupts_deferred
+
+        digest = hashlib.sha256(path.read_bytes())
+        digest.update(f"preprocess={PREPROCESS_VERSION}".encode())
+        self.model_id = f"strings-{digest.hexdigest()[:8]}"
+        with interrupts_deferred():
+            keras = import_tensorflow(threads).keras
+            self._model = keras.models.load_model(path, compile=False)
+
+    def read(self, strips: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
+        from ._tf import interrupts_deferred
+
+        with interrupts_deferred():
+            logits = np.asarray(self._model.predict_on_batch(to_model_input(strips)))
+        return decode(logits)
+
+
+def string_model_path() -> Path:
+    """The string model scan uses: one ``train --strings`` wrote to the user
+    model folder, else the shipped one."""
+    from .model import user_model_dir
+
+    user = user_model_dir() / STRINGS_FILE
+    return user if user.is_file() else Path(__file__).parent / "models" / STRINGS_FILE
+
+
+def load_string_reader(threads: int | None = None) -> KerasStringReader:
+    path = string_model_path()
+    if not path.is_file():
+        raise ModelError(
+            f"the string model for --numbers is missing from the installation: {path}",
+            remedy="reinstall batchdigits, or train it with 'batchdigits train --strings'",
+        )
+    return KerasStringReader(path, threads)
+
+
+def build_string_model() -> Any:
+    """The CRNN: four convolution blocks (height 32 -> 2, width 256 -> 64),
+    a bidirectional LSTM over the 64 steps, 11 logits per step (10: blank)."""
+    from ._tf import import_tensorflow
+
+    keras = import_tensorflow().keras
+    layers = keras.layers
+    inputs = keras.Input((STRIP_HEIGHT, STRIP_WIDTH, 1))
+    x = inputs
+    for filters, pool in ((32, (2, 2)), (64, (2, 2)), (96, (2, 1)), (128, (2, 1))):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(pool)(x)
+    x = layers.Permute((2, 1, 3))(x)
+    x = layers.Reshape((STEPS, 2 * 128))(x)
+    x = layers.Bidirectional(layers.LSTM(96, return_sequences=True))(x)
+    outputs = layers.Dense(BLANK + 1)(x)  # logits: CTC's loss takes logits
+    return keras.Model(inputs, outputs, name="batchdigits-strings")
+
+
+def _ctc_loss(labels: Any, logits: Any) -> Any:
+    from ._tf import import_tensorflow
+
+    ops = import_tensorflow().keras.ops
+    lengths = ops.sum(ops.cast(labels >= 0, "int32"), axis=1)
+    targets = ops.where(labels >= 0, labels, 0)
+    steps = ops.full((ops.shape(logits)[0],), STEPS, "int32")
+    return ops.ctc_loss(targets, logits, lengths, steps, mask_index=BLANK)
+
+
+def string_examples(
+    digits: np.ndarray, labels: np.ndarray, numbers: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``numbers`` composed numbers of 2-8 of ``digits`` as strips, and their
+    digits (padded with -1)."""
+    from .splits import compose_number
+
+    rng = np.random.default_rng(seed)
+    strips = np.zeros((numbers, STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
+    targets = np.full((numbers, MOST_DIGITS), -1, dtype=np.int32)
+    for index in range(numbers):
+        count = int(rng.integers(2, MOST_DIGITS + 1))
+        picked = rng.integers(0, len(digits), count)
+        strips[index] = to_strip(compose_number(digits[picked], labels[picked], rng).mask)
+        targets[index, :count] = labels[picked]
+    return strips, targets
+
+
+def train_string_model(
+    data: Path | None,
+    out_dir: Path,
+    *,
+    numbers: int = DEFAULT_NUMBERS,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train the string model and save it as ``out_dir``/strings.keras with
+    its metadata (.json); returns the metadata. Checked on numbers of
+    training digits 55,000 on, which the fit never sees."""
+    from ._tf import import_tensorflow
+    from .train import load_mnist
+
+    mnist = load_mnist(data)
+    started = time.monotonic()
+    strips, targets = string_examples(mnist.x_train[:55000], mnist.y_train[:55000], numbers, seed)
+    check, check_targets = string_examples(
+        mnist.x_train[55000:], mnist.y_train[55000:], max(200, numbers // 30), seed + 1
+    )
+    truth = ["".join(map(str, row[row >= 0])) for row in check_targets]
+    keras = import_tensorflow().keras
+    keras.utils.set_random_seed(seed)
+    model = build_string_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_ctc_loss)
+    accuracy = 0.0
+    for epoch in range(epochs):
+        model.fit(to_model_input(strips), targets, batch_size=64, epochs=1, verbose=0)
+        read = decode(np.asarray(model.predict(to_model_input(check), verbose=0)))
+        accuracy = float(np.mean([r[0] == t for r, t in zip(read, truth, strict=True)]))
+        log(f"epoch {epoch + 1}/{epochs}: check numbers read right {accuracy:.1%}")
+    metadata = {
+        "name": "batchdigits-strings",
+        "architecture": "crnn: 4 conv blocks, bilstm 96, ctc",
+        "parameters": int(model.count_params()),
+        "preprocess_version": PREPROCESS_VERSION,
+        "data": mnist.source,
+        "training_numbers": numbers,
+        "epochs": epochs,
+        "seed": seed,
+        "check_numbers": len(check),
+        "check_numbers_right": round(accuracy, 4),
+        "training_seconds": round(time.monotonic() - started, 1),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / STRINGS_FILE)
+    (out_dir / STRINGS_FILE).with_suffix(".json").write_text(
+        json.dumps(metadata, indent=2) + "\n", encoding="utf-8"
+    )
+    log(json.dumps(metadata, indent=2))
+    return metadata
+
+
+def read_strips(reader: StringReader | None, strips: Sequence[np.ndarray | None]) -> list[Any]:
+    """The string model's reading of each strip (None where there is none)."""
+    present = [strip for strip in strips if strip is not None]
+    if reader is None or not present:
+        return [None] * len(strips)
+    readings = iter(reader.read(np.stack(present)))
+    return [None if strip is None else next(readings) for strip in strips]
