@@ -394,29 +394,17 @@ def train(
         from .model import user_model_dir
         from .parallel import available_cores
 
-        if strings:
-            from .strings import DEFAULT_EPOCHS as STRING_EPOCHS
-            from .strings import DEFAULT_NUMBERS as STRING_NUMBERS
-            from .strings import train_string_model
+        if strings or splits:
+            # The two helper models of scan --numbers, each trained by its module.
+            from importlib import import_module
 
-            train_string_model(
+            helper = import_module(f".{'strings' if strings else 'splits'}", __package__)
+            trainer = helper.train_string_model if strings else helper.train_split_model
+            trainer(
                 data,
                 out_dir or user_model_dir(),
-                numbers=limit or STRING_NUMBERS,
-                epochs=epochs or STRING_EPOCHS,
-                seed=seed,
-                log=log.info,
-            )
-            return
-        if splits:
-            from .splits import DEFAULT_EPOCHS as SPLIT_EPOCHS
-            from .splits import DEFAULT_NUMBERS, train_split_model
-
-            train_split_model(
-                data,
-                out_dir or user_model_dir(),
-                numbers=limit or DEFAULT_NUMBERS,
-                epochs=epochs or SPLIT_EPOCHS,
+                numbers=limit or helper.DEFAULT_NUMBERS,
+                epochs=epochs or helper.DEFAULT_EPOCHS,
                 seed=seed,
                 log=log.info,
             )

@@ -84,6 +84,25 @@ def read_labels(path: Path) -> dict[str, int]:
     return {c.file: c.label for c in read_corrections(path)}
 
 
+def trade_off(
+    confidence: np.ndarray,
+    problem: np.ndarray,
+    correct: np.ndarray,
+    review_below: float,
+    thresholds: tuple[float, ...],
+) -> tuple[ThresholdPoint, list[ThresholdPoint]]:
+    """Rows not flagged, and wrong among them, at ``review_below`` and at each
+    threshold: rows with a problem (blank, unreadable) are always flagged."""
+
+    def point(threshold: float) -> ThresholdPoint:
+        kept = (confidence >= threshold) & ~problem
+        coverage = float(kept.mean()) if len(kept) else 0.0
+        error = float(1 - correct[kept].mean()) if kept.any() else 0.0
+        return ThresholdPoint(threshold, coverage, error)
+
+    return point(review_below), [point(t) for t in sorted({*thresholds, review_below})]
+
+
 def evaluate_results(
     results: list[ScanResult],
     labels: dict[str, int],
@@ -101,14 +120,7 @@ def evaluate_results(
     for t, r in zip(truth, read, strict=True):
         confusion[t, r if r >= 0 else 10] += 1
     per_digit = {d: (int(correct[truth == d].sum()), int((truth == d).sum())) for d in range(10)}
-
-    def point(threshold: float) -> ThresholdPoint:
-        kept = (confidence >= threshold) & ~problem
-        coverage = float(kept.mean()) if len(kept) else 0.0
-        error = float(1 - correct[kept].mean()) if kept.any() else 0.0
-        return ThresholdPoint(threshold, coverage, error)
-
-    current = point(review_below)
+    current, curve = trade_off(confidence, problem, correct, review_below, thresholds)
     return Evaluation(
         labelled=len(rows),
         unlabelled=unlabelled,
@@ -118,7 +130,7 @@ def evaluate_results(
         review_below=review_below,
         coverage=current.coverage,
         unflagged_error=current.error,
-        curve=[point(t) for t in sorted({*thresholds, review_below})],
+        curve=curve,
     )
 
 
@@ -197,14 +209,7 @@ def evaluate_numbers_results(
         int(n): (int(correct[lengths == n].sum()), int((lengths == n).sum()))
         for n in sorted(set(lengths.tolist()))
     }
-
-    def point(threshold: float) -> ThresholdPoint:
-        kept = (confidence >= threshold) & ~problem
-        coverage = float(kept.mean()) if len(kept) else 0.0
-        error = float(1 - correct[kept].mean()) if kept.any() else 0.0
-        return ThresholdPoint(threshold, coverage, error)
-
-    current = point(review_below)
+    current, curve = trade_off(confidence, problem, correct, review_below, thresholds)
     return NumberEvaluation(
         labelled=len(rows),
         unlabelled=unlabelled,
@@ -214,7 +219,7 @@ def evaluate_numbers_results(
         review_below=review_below,
         coverage=current.coverage,
         unflagged_error=current.error,
-        curve=[point(t) for t in sorted({*thresholds, review_below})],
+        curve=curve,
     )
 
 

@@ -322,3 +322,30 @@ def test_api_scan_numbers_returns_the_same_columns(tmp_path: Path) -> None:
     report = scan_report(folder, numbers=True, jobs=1)
     assert report.numbers
     assert list(report.to_frame().columns) == list(NUMBER_COLUMNS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["splits", "strings"])
+def test_train_helper_models_and_scan_uses_them(
+    kind: str, mnist_path: Path, isolated_model_home: Path, tmp_path: Path
+) -> None:
+    """'train --splits' / '--strings' (a tiny subset, one epoch) writes the
+    model and its metadata to the user model folder, and scan --numbers reads
+    with it from then on."""
+    result = CliRunner().invoke(
+        app,
+        ["train", f"--{kind}", "--data", str(mnist_path), "--limit", "20", "--epochs", "1", "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    trained = list(isolated_model_home.rglob(f"{kind}.keras"))
+    assert len(trained) == 1
+    metadata = trained[0].with_suffix(".json").read_text(encoding="utf-8")
+    assert '"training_numbers": 20' in metadata
+    folder = tmp_path / "fields"
+    write_numbers(folder, {"a.png": draw_number("10")})
+    report = scan_report(folder, numbers=True, jobs=1)
+    from batchdigits.splits import KerasSplitChecker
+    from batchdigits.strings import KerasStringReader
+
+    reader = KerasStringReader if kind == "strings" else KerasSplitChecker
+    assert reader(trained[0]).model_id in report.model_id
