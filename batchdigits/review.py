@@ -17,8 +17,8 @@ from enum import StrEnum
 #:
 #: ``scan --numbers`` uses the same default. A number's confidence is
 #: calibrated to be the chance that the whole string is right; on the
-#: numbers benchmark's calibration split 0.95 leaves 70% of rows unflagged,
-#: 2.4% of them wrong (test split: 58%, 4.7%), and no threshold gets under
+#: numbers benchmark's calibration split 0.95 leaves 79% of rows unflagged,
+#: 2.8% of them wrong (test split: 68%, 6.0%), and no threshold gets under
 #: 1% while leaving a fair share unflagged (benchmarks/RESULTS.md): numbers
 #: need more review than digits.
 DEFAULT_REVIEW_BELOW = 0.95

@@ -17,7 +17,7 @@ condition, length (read the label as text: leading zeros).
 
 Splits use disjoint MNIST *test* digits (never trained on): "test" 0-4999 and
 6200-9899 (2,240 images, 32 per condition and length), "calibration"
-5000-6199 (600 images, its own seed). sample_scans/ uses 9900-9999. The
+5000-6199 (1,500 images, its own seed). sample_scans/ uses 9900-9999. The
 review threshold is chosen on calibration, then reported on test.
 """
 
@@ -40,7 +40,7 @@ from batchdigits.evaluate import edit_distance
 
 SPLITS = {  # MNIST test index ranges, images, seed
     "test": (((0, 5000), (6200, 9900)), 2240, 41),
-    "calibration": (((5000, 6200),), 600, 43),
+    "calibration": (((5000, 6200),), 1500, 43),
 }
 LENGTHS = tuple(range(2, 9))
 WORK = REPO / "benchmarks" / "_work"
