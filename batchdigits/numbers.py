@@ -3,13 +3,18 @@
 
 A path covers the pieces of ink left to right, each step one candidate
 digit (a run of neighbouring pieces). Its weight is the product, over its
-steps, of the model's confidence in the step's digit and the step's shape
-prior; a piece may also be stepped over as a mark that is not a digit, at
-a steep price. The number's confidence is the chance the whole string is
-right: the share of all paths' weight on the chosen segmentation, times
-the product of its digits' probabilities. So a number whose pieces could
-be split or joined another way, nearly as well, is flagged
-(``uncertain_split``) rather than read at 0.99.
+steps, of the digit model's confidence in the step's digit, the split
+model's chance that the step is one whole digit (:mod:`batchdigits.splits`)
+and the step's shape prior; a piece may also be stepped over as a mark that
+is not a digit, at a price that grows with its size. The share of all
+paths' weight on the chosen one says how sure the segmentation is: a number
+whose pieces could be split or joined another way nearly as well is flagged
+``uncertain_split`` rather than read at 0.99.
+
+The string model (:mod:`batchdigits.strings`) reads the same ink whole; the
+two readings are weighed (:func:`combine`), and the number's confidence, a
+logistic function of both readers' evidence fitted on the numbers
+benchmark's calibration split, is the chance the whole string is right.
 """
 
 from __future__ import annotations
