@@ -208,6 +208,33 @@ def _load_snapshot(keras: Any, ref: ModelRef) -> Any:
     return model
 
 
+def helper_model_ref(filename: str, train_flag: str) -> ModelRef:
+    """A model ``scan --numbers`` uses beside the digit model (the split and
+    string models): the one ``batchdigits train TRAIN_FLAG`` wrote to the
+    user model folder, else the shipped one; :class:`ModelError` when
+    neither is there. Hashed like the digit model, so an ``--incremental``
+    run re-reads a file when it changes."""
+    user = user_model_dir() / filename
+    path = user if user.is_file() else shipped_model_path().with_name(filename)
+    if not path.is_file():
+        raise ModelError(
+            f"the model {filename} for --numbers is missing from the installation: {path}",
+            remedy=f"reinstall batchdigits, or train it with 'batchdigits train {train_flag}'",
+        )
+    return ModelRef(path, "user" if path == user else "shipped", read_metadata(path))
+
+
+def load_helper_model(ref: ModelRef, threads: int | None = None) -> Any:
+    """A helper model (:func:`helper_model_ref`) loaded from the bytes its id hashed."""
+    from ._tf import import_tensorflow, interrupts_deferred
+
+    with interrupts_deferred():
+        import_tensorflow(threads)
+        import keras
+
+        return _load_snapshot(keras, ref)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)

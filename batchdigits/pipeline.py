@@ -35,8 +35,8 @@ from .preprocess import PageReading, read_page
 from .results import COLUMNS, RowKey, RowPictures, ScanReport, ScanResult, ScanSummary, StageTimings
 from .review import Reason, review
 from .segment import Segmentation, segment_number
-from .splits import SplitChecker, load_split_checker
-from .strings import StringReader, load_string_reader
+from .splits import KerasSplitChecker, SplitChecker, split_model_ref
+from .strings import KerasStringReader, StringReader, string_model_ref
 from .thumbnails import thumbnail
 
 log = logging.getLogger("batchdigits")
@@ -404,11 +404,13 @@ def _scan(
     started = time.monotonic()
     model_ref = resolve_model(options.model) if classifier is None else None
     model_id = classifier.model_id if classifier is not None else model_ref.model_id  # type: ignore[union-attr]
-    if options.numbers and classifier is None:
-        threads = options.jobs or available_cores()
-        splits = splits or load_split_checker(threads=threads)
-        strings = strings or load_string_reader(threads=threads)
-    for helper in (splits, strings) if options.numbers else ():
+    # --numbers also reads with the split and string models: their ids now
+    # (for --incremental), the models themselves with the digit model below.
+    helper_refs = (
+        (split_model_ref(), string_model_ref()) if options.numbers and classifier is None else ()
+    )
+    helpers = (splits, strings) if options.numbers else ()
+    for helper in (*helper_refs, *helpers):
         if helper is not None:
             model_id = f"{model_id}+{helper.model_id}"
     discovery = discover_images(options)
@@ -436,6 +438,9 @@ def _scan(
             assert model_ref is not None
             loading = time.perf_counter()
             classifier = KerasClassifier(model_ref, threads=jobs)
+            if helper_refs:
+                splits = KerasSplitChecker(helper_refs[0], threads=jobs)
+                strings = KerasStringReader(helper_refs[1], threads=jobs)
             timings.model_load = time.perf_counter() - loading
         results, row_pictures = _classify_all(
             options, prepared, classifier, (splits, strings), model_id, len(todo), timings

@@ -13,7 +13,6 @@ still says which digit.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -25,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from . import segment
-from .errors import ModelError
-from .preprocess import PREPROCESS_VERSION, to_model_input
+from .model import ModelRef, helper_model_ref, load_helper_model
+from .preprocess import PREPROCESS_VERSION, _bbox, to_model_input
 
 NOT_ONE_DIGIT = 10
 #: A candidate is a whole digit when this share of its ink is one digit's
@@ -42,19 +41,6 @@ DEFAULT_NUMBERS = 10000
 DEFAULT_EPOCHS = 5
 
 
-def shipped_split_model_path() -> Path:
-    return Path(__file__).parent / "models" / SPLITS_FILE
-
-
-def split_model_path() -> Path:
-    """The split model scan uses: one ``train --splits`` wrote to the user
-    model folder, else the shipped one."""
-    from .model import user_model_dir
-
-    user = user_model_dir() / SPLITS_FILE
-    return user if user.is_file() else shipped_split_model_path()
-
-
 class SplitChecker(Protocol):
     """What ``scan --numbers`` needs of the split model."""
 
@@ -66,18 +52,11 @@ class SplitChecker(Protocol):
 
 
 class KerasSplitChecker:
-    """The shipped split model, loaded once."""
+    """The split model, loaded once."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
-        from ._tf import import_tensorflow, interrupts_deferred
-
-        content = path.read_bytes()
-        digest = hashlib.sha256(content)
-        digest.update(f"preprocess={PREPROCESS_VERSION}".encode())
-        self.model_id = f"splits-{digest.hexdigest()[:8]}"
-        with interrupts_deferred():
-            keras = import_tensorflow(threads).keras
-            self._model = keras.models.load_model(path, compile=False)
+    def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
+        self.model_id = ref.model_id
+        self._model = load_helper_model(ref, threads)
 
     def whole(self, images: np.ndarray) -> np.ndarray:
         from ._tf import interrupts_deferred
@@ -87,16 +66,14 @@ class KerasSplitChecker:
         return 1.0 - np.asarray(scores, dtype=np.float64)[:, NOT_ONE_DIGIT]
 
 
+def split_model_ref() -> ModelRef:
+    """The split model scan uses: one ``train --splits`` wrote to the user
+    model folder, else the shipped one."""
+    return helper_model_ref(SPLITS_FILE, "--splits")
+
+
 def load_split_checker(threads: int | None = None) -> KerasSplitChecker:
-    """The split model (:func:`split_model_path`); :class:`ModelError` when it
-    is missing."""
-    path = split_model_path()
-    if not path.is_file():
-        raise ModelError(
-            f"the split model for --numbers is missing from the installation: {path}",
-            remedy="reinstall batchdigits, or train it with 'batchdigits train --splits'",
-        )
-    return KerasSplitChecker(path, threads)
+    return KerasSplitChecker(split_model_ref(), threads)
 
 
 #: Marks written around numbers that are not digits, by where they go.
@@ -155,11 +132,7 @@ def _digit_mask(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.
 
 
 def _cropped(mask: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if not len(rows):
-        return np.ones((1, 1), dtype=bool)
-    return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return mask[_bbox(mask)] if mask.any() else np.ones((1, 1), dtype=bool)
 
 
 #: Marks also drawn as pen strokes (a polyline in the digits' frame, 0-1 from

@@ -16,7 +16,6 @@ made by :func:`to_strip` for training and scanning alike.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -26,8 +25,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from .errors import ModelError
-from .preprocess import PREPROCESS_VERSION
+from .model import ModelRef, helper_model_ref, load_helper_model
+from .preprocess import PREPROCESS_VERSION, _bbox
 
 STRIP_HEIGHT = 32
 STRIP_WIDTH = 256
@@ -46,12 +45,10 @@ def to_strip(mask: np.ndarray) -> np.ndarray:
     """A number's ink (bool, any size) as the model's (32, 256) uint8 strip:
     cropped to the ink, 28 pixels tall with a margin, aspect kept (squeezed
     only when wider than the strip), left-aligned, white ink on black."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
     strip = np.zeros((STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
-    if not len(rows):
+    if not mask.any():
         return strip
-    mask = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    mask = mask[_bbox(mask)]
     height, width = mask.shape
     inner = STRIP_HEIGHT - 4
     scaled = max(4, min(STRIP_WIDTH - 4, round(width * inner / height)))
@@ -104,15 +101,9 @@ class StringReader(Protocol):
 class KerasStringReader:
     """The string model, loaded once."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
-        from ._tf import import_tensorflow, interrupts_deferred
-
-        digest = hashlib.sha256(path.read_bytes())
-        digest.update(f"preprocess={PREPROCESS_VERSION}".encode())
-        self.model_id = f"strings-{digest.hexdigest()[:8]}"
-        with interrupts_deferred():
-            keras = import_tensorflow(threads).keras
-            self._model = keras.models.load_model(path, compile=False)
+    def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
+        self.model_id = ref.model_id
+        self._model = load_helper_model(ref, threads)
 
     def read(self, strips: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
         from ._tf import interrupts_deferred
@@ -122,23 +113,14 @@ class KerasStringReader:
         return decode(logits)
 
 
-def string_model_path() -> Path:
+def string_model_ref() -> ModelRef:
     """The string model scan uses: one ``train --strings`` wrote to the user
     model folder, else the shipped one."""
-    from .model import user_model_dir
-
-    user = user_model_dir() / STRINGS_FILE
-    return user if user.is_file() else Path(__file__).parent / "models" / STRINGS_FILE
+    return helper_model_ref(STRINGS_FILE, "--strings")
 
 
 def load_string_reader(threads: int | None = None) -> KerasStringReader:
-    path = string_model_path()
-    if not path.is_file():
-        raise ModelError(
-            f"the string model for --numbers is missing from the installation: {path}",
-            remedy="reinstall batchdigits, or train it with 'batchdigits train --strings'",
-        )
-    return KerasStringReader(path, threads)
+    return KerasStringReader(string_model_ref(), threads)
 
 
 def build_string_model() -> Any:
