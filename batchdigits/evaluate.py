@@ -59,8 +59,7 @@ class Evaluation:
     def to_text(self) -> str:
         lines = [
             f"{self.labelled} labelled images; accuracy {self.accuracy:.2%}",
-            f"review below {self.review_below}: {self.coverage:.1%} of rows not flagged, "
-            f"{self.unflagged_error:.2%} of those wrong",
+            _review_line(self.review_below, self.coverage, self.unflagged_error),
         ]
         if self.unlabelled:
             lines.append(f"{len(self.unlabelled)} scanned files have no label and were left out")
@@ -72,10 +71,7 @@ class Evaluation:
         lines.append("      " + " ".join(f"{c:>5}" for c in [*map(str, range(10)), "-"]))
         for digit in range(10):
             lines.append(f"  {digit}:  " + " ".join(f"{n:>5}" for n in self.confusion[digit]))
-        lines += ["", "threshold  coverage  error when not flagged"]
-        for point in self.curve:
-            lines.append(f"  {point.threshold:<8} {point.coverage:>8.1%}  {point.error:>8.2%}")
-        return "\n".join(lines)
+        return "\n".join([*lines, "", *_curve_lines(self.curve)])
 
 
 def read_labels(path: Path) -> dict[str, int]:
@@ -165,18 +161,29 @@ class NumberEvaluation:
         lines = [
             f"{self.labelled} labelled numbers; {self.accuracy:.2%} exactly right, "
             f"digits {self.digit_accuracy:.2%} right",
-            f"review below {self.review_below}: {self.coverage:.1%} of rows not flagged, "
-            f"{self.unflagged_error:.2%} of those wrong",
+            _review_line(self.review_below, self.coverage, self.unflagged_error),
         ]
         if self.unlabelled:
             lines.append(f"{len(self.unlabelled)} scanned files have no label and were left out")
         lines += ["", "per length (digits):"]
         for length, (right, total) in self.per_length.items():
             lines.append(f"  {length}: {right / total:.1%} ({right}/{total})")
-        lines += ["", "threshold  coverage  error when not flagged"]
-        for point in self.curve:
-            lines.append(f"  {point.threshold:<8} {point.coverage:>8.1%}  {point.error:>8.2%}")
-        return "\n".join(lines)
+        return "\n".join([*lines, "", *_curve_lines(self.curve)])
+
+
+def _review_line(review_below: float, coverage: float, error: float) -> str:
+    return (
+        f"review below {review_below}: {coverage:.1%} of rows not flagged, "
+        f"{error:.2%} of those wrong"
+    )
+
+
+def _curve_lines(curve: list[ThresholdPoint]) -> list[str]:
+    """The trade-off table: rows not flagged, and wrong among them, by threshold."""
+    lines = ["threshold  coverage  error when not flagged"]
+    for point in curve:
+        lines.append(f"  {point.threshold:<8} {point.coverage:>8.1%}  {point.error:>8.2%}")
+    return lines
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -32,7 +32,7 @@ from .candidates import candidate_digits
 from .cuts import cut_wide_pieces
 from .field_lines import field_lines, remove_field_lines, without_field_lines
 from .paper import flatten_paper
-from .pieces import Piece, find_pieces
+from .pieces import Piece, find_pieces, together
 
 __all__ = [
     "Piece",
@@ -64,7 +64,6 @@ class Segmentation:
     """A number's candidate digits: runs of neighbouring pieces of its ink."""
 
     count: int  # pieces, left to right
-    height: float  # the digits' height, working pixels
     spans: list[tuple[int, int]]  # candidate digits: pieces start..stop-1
     images: np.ndarray  # (len(spans), 28, 28) uint8: each candidate in MNIST form
     priors: np.ndarray  # (len(spans),) log-prior of each candidate's shape as one digit
@@ -119,27 +118,14 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
                 again.box[3] + left,
             )
             return replace(again, box=moved)
-    strip = to_strip(_together(pieces))
+    strip = to_strip(together(pieces))
     pieces = cut_wide_pieces(pieces, height)
     spans, images, priors = candidate_digits(pieces, height)
     if not spans:
         return None
     cuts = np.array([0.0] + [piece.cut for piece in pieces[1:]] + [0.0])
     sizes = np.array([max(piece.mask.shape) / height for piece in pieces])
-    return Segmentation(len(pieces), height, spans, images, priors, cuts, sizes, box, strip)
-
-
-def _together(pieces: list[Piece]) -> np.ndarray:
-    """The pieces' ink in one mask, cropped to them."""
-    top, left = min(p.top for p in pieces), min(p.left for p in pieces)
-    canvas = np.zeros(
-        (max(p.bottom for p in pieces) - top, max(p.right for p in pieces) - left), dtype=bool
-    )
-    for piece in pieces:
-        canvas[piece.top - top : piece.bottom - top, piece.left - left : piece.right - left] |= (
-            piece.mask
-        )
-    return canvas
+    return Segmentation(len(pieces), spans, images, priors, cuts, sizes, box, strip)
 
 
 def _to_work_size(image: np.ndarray, factor: float | None = None) -> tuple[np.ndarray, float]:

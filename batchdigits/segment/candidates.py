@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import preprocess as pp
-from .pieces import Piece
+from .pieces import Piece, together
 
 # Pieces of a run of more than this many are never one digit.
 _MOST_PIECES = 5
@@ -70,13 +70,4 @@ def _shape_prior(group: list[Piece], height: float) -> float | None:
 
 def _reading(group: list[Piece]) -> np.ndarray | None:
     """The pieces together, in MNIST form."""
-    top = min(p.top for p in group)
-    left = min(p.left for p in group)
-    bottom = max(p.bottom for p in group)
-    right = max(p.right for p in group)
-    canvas = np.zeros((bottom - top, right - left), dtype=bool)
-    for piece in group:
-        rows = slice(piece.top - top, piece.bottom - top)
-        cols = slice(piece.left - left, piece.right - left)
-        canvas[rows, cols] |= piece.mask
-    return pp._shape_digit(canvas)
+    return pp._shape_digit(together(group))

@@ -136,6 +136,19 @@ def _belongs_together(
     return max(gap_x, gap_y) <= 0.05 * height
 
 
+def together(pieces: list[Piece]) -> np.ndarray:
+    """The pieces' ink in one mask, cropped to them."""
+    top, left = min(p.top for p in pieces), min(p.left for p in pieces)
+    canvas = np.zeros(
+        (max(p.bottom for p in pieces) - top, max(p.right for p in pieces) - left), dtype=bool
+    )
+    for piece in pieces:
+        canvas[piece.top - top : piece.bottom - top, piece.left - left : piece.right - left] |= (
+            piece.mask
+        )
+    return canvas
+
+
 def _union(parts: list[tuple[int, tuple[slice, slice]]], labels: np.ndarray) -> Piece:
     top = min(box[0].start for _, box in parts)
     left = min(box[1].start for _, box in parts)
