@@ -18,7 +18,7 @@ from enum import StrEnum
 #: ``scan --numbers`` uses the same default. A number's confidence is
 #: calibrated to be the chance that the whole string is right; on the
 #: numbers benchmark's calibration split 0.95 leaves 79% of rows unflagged,
-#: 2.8% of them wrong (test split: 68%, 6.0%), and no threshold gets under
+#: 2.8% of them wrong (test split: 69%, 5.9%), and no threshold gets under
 #: 1% while leaving a fair share unflagged (benchmarks/RESULTS.md): numbers
 #: need more review than digits.
 DEFAULT_REVIEW_BELOW = 0.95

@@ -296,6 +296,9 @@ def test_scan_numbers_reads_drawn_numbers_with_the_shipped_models(tmp_path: Path
     pages = {name: draw_number(digits) for name, digits in expected.items()}
     pages["e.png"] = draw_number("7170", underline=True)
     expected["e.png"] = "7170"
+    # A lone 7: its bar spans most of the ink's width, yet is no field line.
+    pages["f.png"] = draw_number("7")
+    expected["f.png"] = "7"
     write_numbers(folder, pages)
     out = tmp_path / "numbers.csv"
     result = CliRunner().invoke(app, ["scan", str(folder), "--numbers", "--out", str(out), "-q"])

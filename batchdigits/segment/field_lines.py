@@ -27,7 +27,11 @@ def field_lines(mask: np.ndarray) -> np.ndarray:
     if len(inked) == 0:
         return np.zeros_like(mask)
     span = inked[-1] - inked[0] + 1  # a field's line may be printed fainter than half its length
-    lines = _long_lines(mask, max(8, min(0.5 * width, 0.6 * span)))
+    rows = np.flatnonzero(mask.sum(axis=1) >= max(2, 0.03 * width))
+    tall = rows[-1] - rows[0] + 1 if len(rows) else 0
+    # ... but never shorter than the ink is tall: a digit's bar (a 7's, a
+    # 5's) is shorter than the digit, a field's line spans more than one.
+    lines = _long_lines(mask, max(8, min(0.5 * width, 0.6 * span), tall))
     lines = _thin_lines(lines, thickest=max(3.0, 0.2 * height))
     rest = mask & ~lines
     busy = np.flatnonzero(rest.sum(axis=1) >= max(2, 0.02 * width))
