@@ -25,7 +25,8 @@ from PIL import Image
 
 from . import segment
 from .model import ModelRef, helper_model_ref, load_helper_model
-from .preprocess import PREPROCESS_VERSION, _bbox, to_model_input
+from .preprocess import PREPROCESS_VERSION, to_model_input
+from .preprocess.shapes import bbox
 
 NOT_ONE_DIGIT = 10
 #: A candidate is a whole digit when this share of its ink is one digit's
@@ -132,7 +133,7 @@ def _digit_mask(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.
 
 
 def _cropped(mask: np.ndarray) -> np.ndarray:
-    return mask[_bbox(mask)] if mask.any() else np.ones((1, 1), dtype=bool)
+    return mask[bbox(mask)] if mask.any() else np.ones((1, 1), dtype=bool)
 
 
 #: Marks also drawn as pen strokes (a polyline in the digits' frame, 0-1 from

@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image
 
 from .model import ModelRef, helper_model_ref, load_helper_model
-from .preprocess import PREPROCESS_VERSION, _bbox
+from .preprocess import PREPROCESS_VERSION
+from .preprocess.shapes import bbox
 
 STRIP_HEIGHT = 32
 STRIP_WIDTH = 256
@@ -48,7 +49,7 @@ def to_strip(mask: np.ndarray) -> np.ndarray:
     strip = np.zeros((STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
     if not mask.any():
         return strip
-    mask = mask[_bbox(mask)]
+    mask = mask[bbox(mask)]
     height, width = mask.shape
     inner = STRIP_HEIGHT - 4
     scaled = max(4, min(STRIP_WIDTH - 4, round(width * inner / height)))

@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import preprocess as pp
 from ..preprocess import Box
+from ..preprocess.reading import Ink, find_ink
+from ..preprocess.scale import resize
 from ..strings import to_strip
 from .candidates import candidate_digits
 from .cuts import cut_wide_pieces
@@ -92,7 +93,7 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
     if min(image.shape) < 4:
         return None
     work, scale = _to_work_size(image, factor)
-    found = pp._find_ink(flatten_paper(work), max(work.shape), ruled_lines=False)
+    found = find_ink(flatten_paper(work), max(work.shape), ruled_lines=False)
     if found is None:
         return None
     mask = without_field_lines(found)
@@ -139,10 +140,10 @@ def _to_work_size(image: np.ndarray, factor: float | None = None) -> tuple[np.nd
     if abs(factor - 1.0) < 0.02:
         return image, 1.0
     shape = (max(2, round(image.shape[0] * factor)), max(2, round(image.shape[1] * factor)))
-    return pp._resize(image, shape), factor
+    return resize(image, shape), factor
 
 
-def _original_box(pieces: list[Piece], found: pp._Ink, scale: float, shape: tuple[int, ...]) -> Box:
+def _original_box(pieces: list[Piece], found: Ink, scale: float, shape: tuple[int, ...]) -> Box:
     """Where the pieces lie in the original picture."""
     top = min(p.top for p in pieces) + found.top
     left = min(p.left for p in pieces) + found.left

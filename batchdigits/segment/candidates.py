@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import preprocess as pp
+from ..preprocess.mnist_form import shape_digit
 from .pieces import Piece, together
 
 # Pieces of a run of more than this many are never one digit.
@@ -70,4 +70,4 @@ def _shape_prior(group: list[Piece], height: float) -> float | None:
 
 def _reading(group: list[Piece]) -> np.ndarray | None:
     """The pieces together, in MNIST form."""
-    return pp._shape_digit(together(group))
+    return shape_digit(together(group))

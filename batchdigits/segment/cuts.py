@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import preprocess as pp
+from ..preprocess.shapes import bbox, stroke_width
 from .pieces import Piece
 
 # A piece wider than this share of the digits' height may hold two digits.
@@ -34,7 +34,7 @@ def _cut(piece: Piece, height: float) -> list[Piece]:
     :func:`_seams`); the piece whole when no seam is cheap enough."""
     mask = piece.mask
     rows, width = mask.shape
-    stroke = max(1.0, pp._stroke_width(mask))
+    stroke = max(1.0, stroke_width(mask))
     chosen = _seams(mask, height, most_ink=_CUT_MOST_STROKES * stroke)
     if not chosen:
         return [piece]
@@ -51,7 +51,7 @@ def _cut(piece: Piece, height: float) -> list[Piece]:
         part = mask & (region == index)
         if not part.any():
             continue
-        r, c = pp._bbox(part)
+        r, c = bbox(part)
         parts.append(Piece(part[r, c], piece.top + r.start, piece.left + c.start, crossed[index]))
     return parts
 

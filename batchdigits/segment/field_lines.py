@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .. import preprocess as pp
+from ..preprocess.ink import ink_mask
+from ..preprocess.lines import run_lengths
+from ..preprocess.reading import Ink
 
 
 def remove_field_lines(mask: np.ndarray) -> np.ndarray:
@@ -38,7 +40,7 @@ def field_lines(mask: np.ndarray) -> np.ndarray:
     if len(busy) == 0:
         return lines
     ink_height = busy[-1] - busy[0] + 1
-    columns = (pp._run_lengths(rest.T) >= max(8, 0.6 * ink_height)).T
+    columns = (run_lengths(rest.T) >= max(8, 0.6 * ink_height)).T
     if columns.any():
         thickest = max(3, int(0.04 * width))
         lines = lines | _comb_ticks(columns, thickest) | _box_edges(columns, lines, thickest)
@@ -111,7 +113,7 @@ def _long_lines(mask: np.ndarray, longest: float, steepest: float = 0.07) -> np.
         tolerant = sheared.copy()
         tolerant[1:] |= sheared[:-1]
         tolerant[:-1] |= sheared[1:]
-        runs = (pp._run_lengths(tolerant) >= longest) & sheared
+        runs = (run_lengths(tolerant) >= longest) & sheared
         if runs.any():
             found[rows[runs], columns[runs]] = True
     return found & mask
@@ -154,7 +156,7 @@ def _comb_ticks(columns: np.ndarray, thickest: int) -> np.ndarray:
     return keep[labels]
 
 
-def without_field_lines(found: pp._Ink) -> np.ndarray:
+def without_field_lines(found: Ink) -> np.ndarray:
     """The ink found, without a field's printed lines. Dark lines beside
     light writing (a comb field printed in black, filled in with a grey
     pencil) take the ink threshold for themselves; with them gone, the
@@ -164,6 +166,6 @@ def without_field_lines(found: pp._Ink) -> np.ndarray:
         return found.mask
     gone = ndimage.binary_dilation(lines, iterations=2)
     ink = np.where(gone, 0.0, found.ink).astype(np.float32)
-    again = pp._ink_mask(ink)
+    again = ink_mask(ink)
     mask = found.mask if again is None else (again | (found.mask & gone))
     return _erase_lines(mask, lines & mask)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .. import preprocess as pp
+from ..preprocess.scale import resize
 
 
 def flatten_paper(image: np.ndarray) -> np.ndarray:
@@ -32,7 +32,7 @@ def flatten_paper(image: np.ndarray) -> np.ndarray:
         return image  # light strokes on dark: a negative; the page stages know those
     paper = ndimage.uniform_filter(paper, size=max(3, window // 2) | 1)
     if step > 1:
-        paper = pp._resize(paper, image.shape)
+        paper = resize(paper, image.shape)
     level = float(np.percentile(paper, 90))
     # Light falls on paper and ink alike: divide it out, so writing in the
     # shade keeps the contrast it has in the light.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .. import preprocess as pp
+from ..preprocess.shapes import stroke_width
 
 # Specks smaller than this share of the digits' height are dust.
 _SPECK = 0.15
@@ -178,7 +178,7 @@ def _is_shadow(component: np.ndarray, shape: tuple[int, ...], box: tuple[slice, 
     first = closed.argmax(axis=1)
     last = closed.shape[1] - 1 - closed[:, ::-1].argmax(axis=1)
     spans = np.where(lines, last - first + 1, 0)
-    thick = pp._stroke_width(closed) > 0.3 * min(tall, wide)
+    thick = stroke_width(closed) > 0.3 * min(tall, wide)
     return thick and float(filled.sum()) > 0.6 * float(spans.sum())
 
 
