@@ -6,9 +6,13 @@ imports, so the command line can show them as defaults and still start
 instantly.
 """
 
-DEFAULT_EPOCHS = 20
+DEFAULT_EPOCHS = 10
 DEFAULT_DISTORTED_COPIES = 2
 DEFAULT_BROKEN_STROKES = 0.3
 DEFAULT_FONT_SAMPLES = 40
 DEFAULT_STROKE_SAMPLES = 1500
 DEFAULT_TRAIN_SEED = 2
+#: The teacher the shipped network learnt from (see train.distillation_targets):
+#: the v1 ensemble of three networks, shipped beside it for this alone.
+TEACHER_FILENAME = "teacher.keras"
+DEFAULT_TEACHER_WEIGHT = 0.5

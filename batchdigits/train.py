@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ from .recipe import (
     DEFAULT_EPOCHS,
     DEFAULT_FONT_SAMPLES,
     DEFAULT_STROKE_SAMPLES,
+    DEFAULT_TEACHER_WEIGHT,
     DEFAULT_TRAIN_SEED,
+    TEACHER_FILENAME,
 )
 from .synthetic import FONT_PACKAGES, find_fonts, synthetic_digits
 
@@ -64,6 +67,45 @@ class TrainOptions:
     seed: int = DEFAULT_TRAIN_SEED
     jobs: int = field(default_factory=available_cores)
     name: str = "batchdigits-cnn"
+    #: A trained model whose answers the network learns beside the labels
+    #: (distillation): one network learns most of what an ensemble of three
+    #: knows, at a third of the cost per digit. None: labels only.
+    teacher: Path | None = field(default_factory=lambda: default_teacher())
+    #: The teacher's share of each MNIST digit's target; renders beyond MNIST
+    #: (fonts, stroke styles) are learnt from their labels alone, since they
+    #: hold the styles the teacher reads wrong.
+    teacher_weight: float = DEFAULT_TEACHER_WEIGHT
+
+
+#: The temperature the teacher's logits are softened by: its runner-up
+#: answers (a 7 that looks a little like a 1) are what a student learns from.
+DISTILL_TEMPERATURE = 2.0
+
+
+def default_teacher() -> Path:
+    """The shipped teacher: the v1 ensemble of three networks."""
+    return Path(str(resources.files("batchdigits") / "models" / TEACHER_FILENAME))
+
+
+def distillation_targets(
+    teacher_path: Path, images: np.ndarray, labels: np.ndarray, taught: int, weight: float
+) -> np.ndarray:
+    """Targets mixing the labels with the teacher's softened answers.
+
+    The first ``taught`` images (MNIST's) get ``weight`` of the teacher's
+    probabilities at :data:`DISTILL_TEMPERATURE`; the rest their labels.
+    """
+    import keras
+
+    targets = np.eye(10, dtype=np.float32)[labels]
+    if taught == 0 or weight <= 0:
+        return targets
+    teacher = keras.saving.load_model(teacher_path, compile=False)
+    logits = teacher.predict(to_model_input(images[:taught]), batch_size=512, verbose=0)
+    soft = np.exp((logits - logits.max(axis=1, keepdims=True)) / DISTILL_TEMPERATURE)
+    soft /= soft.sum(axis=1, keepdims=True)
+    targets[:taught] = weight * soft + (1 - weight) * targets[:taught]
+    return targets
 
 
 @dataclass
@@ -290,6 +332,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         )
         x_synth_val = prepare_digits(val_images, options.jobs, seed=options.seed + 202, zoom=1)
         synthetic_info = {"fonts": [f.name for f in fonts], "training_digits": len(images)}
+    taught = sum(len(part) for part in parts[: 1 + options.distorted_copies])
     x_train = np.concatenate(parts)
     y_train = np.concatenate(y_parts)
     x_val = prepare_digits(data.x_train[val_idx], options.jobs)
@@ -306,11 +349,26 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
     model = build_model()
     steps = int(np.ceil(len(x_train) / options.batch_size)) * options.epochs
     schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=max(1, steps), alpha=0.02)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    teacher = options.teacher
+    if teacher is not None and not Path(teacher).is_file():
+        raise ModelError(
+            f"teacher model not found: {teacher}",
+            remedy="pass --teacher PATH to a trained .keras file, or --no-teacher",
+        )
+    if teacher is not None:
+        log(f"the teacher ({Path(teacher).name}) reads the {taught} MNIST training digits")
+        targets = distillation_targets(
+            Path(teacher), x_train, y_train, taught, options.teacher_weight
+        )
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+        metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+        val_targets = np.eye(10, dtype=np.float32)[y_val]
+    else:
+        targets = y_train.astype(np.int32)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        val_targets = y_val.astype(np.int32)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=[metric])
     augment = keras.Sequential(
         [
             keras.layers.RandomTranslation(0.07, 0.07, fill_mode="constant", seed=options.seed),
@@ -318,7 +376,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         ]
     )
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((to_model_input(x_train), y_train.astype(np.int32)))
+        tf.data.Dataset.from_tensor_slices((to_model_input(x_train), targets))
         .shuffle(len(x_train), seed=options.seed)
         .batch(options.batch_size)
         .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
@@ -328,7 +386,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         train_ds,
         epochs=options.epochs,
         shuffle=False,  # the dataset shuffles itself, every epoch
-        validation_data=(to_model_input(x_val), y_val.astype(np.int32)),
+        validation_data=(to_model_input(x_val), val_targets),
         verbose=2,
     )
 
@@ -348,6 +406,15 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         "epochs": options.epochs,
         "batch_size": options.batch_size,
         "seed": options.seed,
+        "teacher": (
+            None
+            if teacher is None
+            else {
+                "file": Path(teacher).name,
+                "weight_on_mnist": options.teacher_weight,
+                "temperature": DISTILL_TEMPERATURE,
+            }
+        ),
         "validation_accuracy": round(accuracy(x_val, y_val), 5),
         "synthetic": synthetic_info,
         "synthetic_validation_accuracy": (
