@@ -279,6 +279,10 @@ def scan(
         )
         if report.summary.errors:
             raise typer.Exit(ExitCode.FILES_FAILED)
+        if report.outdated_models:
+            # Every row is there, read by the shipped model; the warning said
+            # why and how to learn the model again. Not 0: cron must notice.
+            raise typer.Exit(ExitCode.MODEL_OUTDATED)
         if fail_on_review and report.summary.flagged:
             raise typer.Exit(ExitCode.REVIEW_FLAGGED)
 
@@ -324,6 +328,8 @@ def evaluate(
         if plot is not None:
             plot_curve(evaluation, plot)
             log.info("wrote %s", plot)
+        if evaluation.outdated_models:
+            raise typer.Exit(ExitCode.MODEL_OUTDATED)
 
 
 @app.command()
@@ -369,6 +375,16 @@ def train(
     ] = None,
     seed: int = DEFAULT_TRAIN_SEED,
     jobs: JobsOption = 0,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="A model whose answers the network learns beside the labels (distillation). "
+            "Default: the shipped teacher, the v1 ensemble.",
+        ),
+    ] = None,
+    no_teacher: Annotated[
+        bool, typer.Option("--no-teacher", help="Learn from the labels alone.")
+    ] = False,
     splits: Annotated[
         bool,
         typer.Option(
@@ -409,7 +425,7 @@ def train(
                 log=log.info,
             )
             return
-        from .train import TrainOptions
+        from .train import TrainOptions, default_teacher
         from .train import train as run_training
 
         options = TrainOptions(
@@ -423,6 +439,7 @@ def train(
             limit=limit,
             seed=seed,
             jobs=jobs or available_cores(),
+            teacher=None if no_teacher else (teacher or default_teacher()),
         )
         run_training(options, log=log.info)
         if out_dir is None:
@@ -433,14 +450,26 @@ def train(
 
 @app.command()
 def learn(
-    folder: Annotated[Path, typer.Argument(help="The folder that was scanned.")],
+    folder: Annotated[
+        Path | None, typer.Argument(help="The folder that was scanned (not with --again).")
+    ] = None,
     labels: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--labels",
             help="A reviewed workbook (its corrected_digit column) or a CSV of file,label.",
         ),
-    ],
+    ] = None,
+    again: Annotated[
+        Path | None,
+        typer.Option(
+            "--again",
+            help="Learn the corrections kept beside this learned model again, read with "
+            "the current preprocessing, onto the shipped model (or --model); written to "
+            "its own folder unless --out. For a model made under an older preprocessing, "
+            "which scan no longer uses.",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -451,7 +480,11 @@ def learn(
     ] = None,
     model: Annotated[
         Path | None,
-        typer.Option("--model", help="Learn onto this model. Default: the one scan uses."),
+        typer.Option(
+            "--model",
+            help="Learn onto this model. Default: the one scan uses (with --again: the "
+            "shipped one).",
+        ),
     ] = None,
     copies: Annotated[
         int, typer.Option(min=0, help="Distorted copies of each labelled image to remember.")
@@ -460,23 +493,41 @@ def learn(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Learn your writers from corrected digits; scan reads them right from then on."""
+    """Learn your writers from corrected digits; scan reads them right from then on.
+
+    batchdigits learn FOLDER --labels REVIEW.xlsx, or batchdigits learn --again MODEL."""
     configure_logging(quiet=quiet, verbose=verbose, log_file=None)
     with _guarded(verbose):
+        from .errors import InputError
         from .learn import LearnOptions
         from .learn import learn as run_learning
 
+        if again is not None and (folder is not None or labels is not None):
+            raise InputError(
+                "--again learns the corrections kept beside the model: FOLDER and --labels "
+                "are not used with it",
+                remedy="leave them out, or learn them without --again",
+            )
+        if again is None and (folder is None or labels is None):
+            raise InputError(
+                "learn needs the folder that was scanned and --labels",
+                remedy="batchdigits learn FOLDER --labels REVIEW.xlsx, or "
+                "batchdigits learn --again MODEL",
+            )
         options = LearnOptions(
             folder=folder,
             labels=labels,
             out_dir=out_dir,
             model=model,
+            again=again,
             copies=copies,
             jobs=jobs,
             progress=None if not quiet else False,
         )
-        run_learning(options, log=log.info)
-        if out_dir is None:
+        report = run_learning(options, log=log.info)
+        from .model import user_model_path
+
+        if report.model_path.resolve() == user_model_path().resolve():
             log.info("scan now uses this model; 'batchdigits model reset' goes back")
 
 
@@ -541,10 +592,10 @@ def _run_beam(
 ) -> None:
     with _guarded(verbose):
         from .errors import InputError
-        from .model import resolve_model
+        from .model import readable, resolve_model
 
         try:
-            from .beam import run_pipeline
+            from .beam import local_model, run_pipeline
         except ImportError as exc:
             raise InputError(
                 f"Apache Beam is not installed ({exc})",
@@ -554,10 +605,16 @@ def _run_beam(
             from .pipeline import check_folder
 
             check_folder(Path(source))
+        if model is not None and "://" in model:
+            ref = readable(local_model(model))  # a remote model, fetched to read its metadata
+            model_path = model if ref.outdated is None else str(ref.path)
+        else:
+            ref = resolve_model(Path(model) if model is not None else None)
+            model_path = str(ref.path)
         run_pipeline(
             source,
             out,
-            model or str(resolve_model(None).path),
+            model_path,
             include=include or (),
             exclude=exclude or (),
             review_below=review_below,
@@ -565,6 +622,8 @@ def _run_beam(
             pipeline_args=ctx.args,
         )
         log.info("wrote %s-*.csv", out)
+        if ref.outdated is not None:
+            raise typer.Exit(ExitCode.MODEL_OUTDATED)
 
 
 @model_app.command("info")
@@ -586,6 +645,12 @@ def model_info(
             "user_model_path": str(user_model_path()),
             **ref.metadata,
         }
+        if ref.outdated is not None:
+            info["not_used"] = {
+                "path": str(ref.outdated.path),
+                "preprocess_version": ref.outdated.preprocess_version,
+                "remedy": ref.outdated.remedy,
+            }
         typer.echo(json.dumps(info, indent=2))
 
 

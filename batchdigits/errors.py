@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     MODEL_ERROR = 5
     OUTPUT_ERROR = 6
     REVIEW_FLAGGED = 7
+    MODEL_OUTDATED = 8
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -34,6 +35,9 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.MODEL_ERROR: "model missing or corrupt",
     ExitCode.OUTPUT_ERROR: "output unwritable, locked by another run, or would overwrite an input",
     ExitCode.REVIEW_FLAGGED: "finished with rows flagged for review, under --fail-on-review",
+    ExitCode.MODEL_OUTDATED: "finished, every row read, but with the shipped model: the model "
+    "asked for was made under an older preprocessing (the warning names the command that "
+    "learns it again)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C / SIGINT); previous output left untouched",
     ExitCode.TERMINATED: "terminated (SIGTERM); previous output left untouched",
 }

@@ -42,6 +42,8 @@ class Evaluation:
     coverage: float
     unflagged_error: float
     curve: list[ThresholdPoint] = field(default_factory=list)
+    #: Models asked for and not used (an older preprocessing): the shipped one read.
+    outdated_models: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +145,8 @@ class NumberEvaluation:
     coverage: float
     unflagged_error: float
     curve: list[ThresholdPoint] = field(default_factory=list)
+    #: Models asked for and not used (an older preprocessing): the shipped one read.
+    outdated_models: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,9 +243,13 @@ def evaluate(options: ScanOptions, labels_path: Path) -> Evaluation | NumberEval
         digits = read_labels(labels_path)
     options.exclude = (*options.exclude, labels_path.name)
     report = run_scan(options)
+    evaluation: Evaluation | NumberEvaluation
     if options.numbers:
-        return evaluate_numbers_results(report.results, numbers, options.review_below)
-    return evaluate_results(report.results, digits, options.review_below)
+        evaluation = evaluate_numbers_results(report.results, numbers, options.review_below)
+    else:
+        evaluation = evaluate_results(report.results, digits, options.review_below)
+    evaluation.outdated_models = report.outdated_models
+    return evaluation
 
 
 def plot_curve(evaluation: Evaluation | NumberEvaluation, path: Path) -> None:

@@ -30,7 +30,14 @@ against MNIST's test set there.
 The result is an ordinary Keras model of standard layers (``scan`` loads it
 like any other), saved with its metadata, the model it was built on
 (``base.keras``) and the corrections themselves (``corrections.npz``), so
-that learning again adds to them, on the same base or a newer one.
+that learning again adds to them, on the same base or a newer one. The
+corrections are kept as read (MNIST form) and as written: each page's grey
+pixels around the digit (:func:`thumbnails.kept_source`, at most
+:data:`KEPT_PIXELS` in all). When the preprocessing changes, the pictures
+the model learned no longer match what ``scan`` makes, and ``scan`` refuses
+the model (``model.OLDEST_READABLE_PREPROCESS``); ``learn --again MODEL``
+then reads the kept pages with the current preprocessing and learns them
+anew, onto the shipped model, without the original files (which move).
 """
 
 from __future__ import annotations
@@ -55,17 +62,21 @@ from .discover import SourceFile
 from .errors import InputError, ModelError, TrainingDataError
 from .load import MAX_PIXELS
 from .model import (
+    CORRECTIONS_FILENAME,
     MODEL_FILENAME,
+    OLDEST_READABLE_PREPROCESS,
     ModelRef,
     metadata_path,
     read_metadata,
     resolve_model,
+    shipped_model_ref,
     softmax,
     user_model_dir,
 )
 from .parallel import available_cores, ordered_map
 from .pipeline import PreparedPage, prepare_files, progress_bar
-from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, to_model_input
+from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, read_page, to_model_input
+from .thumbnails import KEPT_SIDE, shrink
 
 #: Fewer labelled images than this teach nothing reliable.
 MIN_LABELS = 10
@@ -96,7 +107,13 @@ REPLAY_TOLERANCE = 0.0002
 #: the user corrected reads as corrected.
 RADII = np.round(np.arange(1.0 - RAMP, 0.895, -0.01), 2)
 BASE_FILENAME = "base.keras"
-CORRECTIONS_FILENAME = "corrections.npz"
+#: Grey pixels kept of all corrections together (uint8, before compression):
+#: up to 1,024 corrections keep :data:`thumbnails.KEPT_SIDE` pixels a side,
+#: more are kept smaller, down to :data:`SMALLEST_KEPT_SIDE` (the most
+#: corrections a memory holds, 12,000, then keep about 110 MB; scans of
+#: paper compress several times smaller).
+KEPT_PIXELS = 64 * 1024 * 1024
+SMALLEST_KEPT_SIDE = 96
 
 
 def replay_path() -> Path:
@@ -108,12 +125,19 @@ def replay_path() -> Path:
 class LearnOptions:
     """One ``learn`` run's settings, shared by the CLI and the API."""
 
-    folder: Path
-    labels: Path
-    #: Where to write the model; None: the user model folder that scan uses.
+    #: The folder that was scanned, and the labels (a reviewed workbook or a
+    #: file,label CSV); both None with ``again``.
+    folder: Path | None = None
+    labels: Path | None = None
+    #: Where to write the model; None: the user model folder that scan uses
+    #: (with ``again``: the folder of the model learned again).
     out_dir: Path | None = None
-    #: The model to learn onto; None: the one scan uses now.
+    #: The model to learn onto; None: the one scan uses now (with ``again``:
+    #: the shipped one).
     model: Path | None = None
+    #: A learned model whose kept corrections are read again with the current
+    #: preprocessing and learned anew (``learn --again``), instead of labels.
+    again: Path | None = None
     jobs: int = 0
     copies: int = DEFAULT_COPIES
     seed: int = 0
@@ -128,13 +152,17 @@ class Examples:
     images: np.ndarray  # (N, 28, 28) uint8
     labels: np.ndarray  # (N,) uint8
     keys: list[str] = field(default_factory=list)  # "file" or "file#page"
+    #: Each page's grey pixels around the digit, to read it again (None: not
+    #: kept, by a batchdigits before 12); empty for examples without pages.
+    kept: list[np.ndarray | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, rows: np.ndarray) -> Examples:
         keys = [self.keys[i] for i in rows] if self.keys else []
-        return Examples(self.images[rows], self.labels[rows], keys)
+        kept = [self.kept[i] for i in rows] if self.kept else []
+        return Examples(self.images[rows], self.labels[rows], keys, kept)
 
 
 @dataclass
@@ -145,27 +173,51 @@ class LearnReport:
 
 
 def learn(options: LearnOptions, log: Callable[[str], None] = print) -> LearnReport:
-    """Read the labelled images, build the memory on the base model, save it."""
-    out_dir = options.out_dir or user_model_dir()
-    corrections = read_corrections(options.labels)
-    check_files(options.folder, corrections)
-    fresh, skipped = read_examples(options, corrections)
-    for reason in skipped:
-        log(f"skipped {reason}")
-    examples = merge(load_corrections(out_dir / CORRECTIONS_FILENAME), fresh)
+    """Read the labelled images, build the memory on the base model, save it.
+
+    With ``options.again``, the labelled images are those kept beside that
+    learned model, read again with the current preprocessing."""
+    jobs = options.jobs or available_cores()
+    again: Path | None = None
+    if options.again is not None:
+        again = _learned_model(options.again)
+        out_dir = options.out_dir or again.parent
+        kept = load_corrections(again.parent / CORRECTIONS_FILENAME, jobs, log, reread=True)
+        if kept is None:
+            raise TrainingDataError(
+                f"no corrections are kept beside {again}",
+                remedy="learn from the reviewed labels instead: batchdigits learn FOLDER "
+                "--labels REVIEW.xlsx",
+            )
+        examples, fresh, skipped = kept, Examples(kept.images[:0], kept.labels[:0]), []
+        start = resolve_model(options.model) if options.model else shipped_model_ref()
+    else:
+        if options.folder is None or options.labels is None:
+            raise InputError(
+                "learn needs the folder that was scanned and its labels",
+                remedy="batchdigits learn FOLDER --labels REVIEW.xlsx, "
+                "or learn --again MODEL to learn a model's kept corrections again",
+            )
+        out_dir = options.out_dir or user_model_dir()
+        corrections = read_corrections(options.labels)
+        check_files(options.folder, corrections)
+        fresh, skipped = read_examples(options, corrections)
+        for reason in skipped:
+            log(f"skipped {reason}")
+        previous = load_corrections(out_dir / CORRECTIONS_FILENAME, jobs, log)
+        examples = merge(previous, fresh)
+        start = resolve_model(options.model)
     if len(examples) < MIN_LABELS:
         raise TrainingDataError(
             f"learn needs at least {MIN_LABELS} labelled images; {len(examples)} could be used",
             remedy="label more images: a reviewed workbook's corrected_digit, or file,label rows",
         )
-    start = resolve_model(options.model)
     base_path = _base_of(start)
     per_digit = np.bincount(examples.labels, minlength=10)
     log(
         f"learning {len(examples)} labelled images ({len(fresh)} new) onto {base_path} "
         f"(per digit: {', '.join(f'{d}: {n}' for d, n in enumerate(per_digit))})"
     )
-    jobs = options.jobs or available_cores()
     from ._tf import import_tensorflow
 
     import_tensorflow(jobs)
@@ -198,6 +250,7 @@ def learn(options: LearnOptions, log: Callable[[str], None] = print) -> LearnRep
             f"before, {measured['held_out_accuracy_after']:.1%} after"
         )
     memory = build_memory(network, examples, replay, options, jobs, log)
+    learned_from = read_metadata(again).get("learned", {}) if again is not None else {}
     metadata = {
         "name": "batchdigits-learned",
         "architecture": f"{base_meta.get('architecture', 'base model')} + nearest-example memory",
@@ -207,7 +260,9 @@ def learn(options: LearnOptions, log: Callable[[str], None] = print) -> LearnRep
             "learned_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "base_model": base_meta.get("name", base_path.stem),
             "base_model_source": str(base_path),
-            "labels": str(options.labels),
+            "labels": str(options.labels) if options.labels else learned_from.get("labels", ""),
+            "folder": str(options.folder) if options.folder else learned_from.get("folder", ""),
+            **({"learned_again_from": str(again)} if again is not None else {}),
             "labelled_images": len(examples),
             "new_labelled_images": len(fresh),
             "per_digit": {str(d): int(n) for d, n in enumerate(per_digit)},
@@ -245,12 +300,13 @@ def read_examples(
     options: LearnOptions, corrections: Sequence[Correction]
 ) -> tuple[Examples, list[str]]:
     """The labelled pages in MNIST form, read exactly as ``scan`` reads them."""
+    assert options.folder is not None
     wanted = {(c.file, c.page): c.label for c in corrections}
     files = sorted({c.file for c in corrections})
     sources = [SourceFile.of_relative(options.folder, file) for file in files]
     chunks = [sources[i : i + 8] for i in range(0, len(sources), 8)]
-    task = partial(prepare_files, max_pixels=options.max_pixels)
-    images, labels, keys, skipped = [], [], [], []
+    task = partial(prepare_files, max_pixels=options.max_pixels, keep=True)
+    images, labels, keys, kept, skipped = [], [], [], [], []
     pages: list[PreparedPage] = []
     advance = progress_bar(options.progress, len(sources), what="reading labelled images")
     with ordered_map(task, chunks, options.jobs or available_cores()) as prepared:
@@ -269,8 +325,9 @@ def read_examples(
         images.append(page.image)
         labels.append(label)
         keys.append(page.source.relative + (f"#{page.page}" if page.page else ""))
+        kept.append(page.kept)
     stacked = np.stack(images) if images else np.zeros((0, MNIST_SIDE, MNIST_SIDE), np.uint8)
-    return Examples(stacked, np.array(labels, dtype=np.uint8), keys), skipped
+    return Examples(stacked, np.array(labels, dtype=np.uint8), keys, kept), skipped
 
 
 def merge(previous: Examples | None, fresh: Examples) -> Examples:
@@ -284,14 +341,111 @@ def merge(previous: Examples | None, fresh: Examples) -> Examples:
         np.concatenate([old.images, fresh.images]),
         np.concatenate([old.labels, fresh.labels]),
         old.keys + fresh.keys,
+        _kept_of(old) + _kept_of(fresh),
     )
 
 
-def load_corrections(path: Path) -> Examples | None:
+def _kept_of(examples: Examples) -> list[np.ndarray | None]:
+    return examples.kept or [None] * len(examples)
+
+
+def load_corrections(
+    path: Path,
+    jobs: int = 1,
+    log: Callable[[str], None] = lambda _: None,
+    *,
+    reread: bool = False,
+) -> Examples | None:
+    """The corrections kept at ``path``, in the current preprocessing's form.
+
+    Kept under another preprocessing version (or with ``reread``), they are
+    read again from their kept pages; a correction kept without its page (by
+    a batchdigits before 12) cannot be, and is left out, with a message."""
     if not path.is_file():
         return None
     with np.load(path) as data:
-        return Examples(data["images"], data["labels"], [str(k) for k in data["keys"]])
+        examples = Examples(data["images"], data["labels"], [str(k) for k in data["keys"]])
+        if "source_pixels" in data.files:
+            examples.kept = _unpack(data["source_pixels"], data["source_shapes"])
+        if "preprocess_version" in data.files:
+            version = int(data["preprocess_version"])
+        else:  # kept before the store said: the model saved beside it does, else before 12
+            beside = read_metadata(path.with_name(MODEL_FILENAME)).get("preprocess_version")
+            version = beside if beside is not None else OLDEST_READABLE_PREPROCESS - 1
+    if version == PREPROCESS_VERSION and not reread:
+        return examples
+    return reread_examples(examples, jobs, log)
+
+
+def reread_examples(examples: Examples, jobs: int, log: Callable[[str], None]) -> Examples:
+    """``examples`` read again from their kept pages with the current preprocessing."""
+    kept = _kept_of(examples)
+    rows = [i for i, page in enumerate(kept) if page is not None]
+    chunks = [[kept[i] for i in rows[start : start + 64]] for start in range(0, len(rows), 64)]
+    readings: list[np.ndarray | None] = []
+    with ordered_map(_read_kept, chunks, jobs) as read:
+        for chunk in read:
+            readings += chunk
+    usable = [(i, image) for i, image in zip(rows, readings, strict=True) if image is not None]
+    lost = len(examples) - len(usable)
+    log(
+        f"read {len(usable)} kept corrections again with preprocessing version "
+        f"{PREPROCESS_VERSION}"
+        + (
+            f"; {lost} left out ({len(examples) - len(rows)} kept without their page, "
+            f"{len(rows) - len(usable)} blank now): label them again to learn them"
+            if lost
+            else ""
+        )
+    )
+    picked = np.array([i for i, _ in usable], dtype=int)
+    again = examples.subset(picked)
+    again.kept = [kept[i] for i in picked]
+    if usable:
+        again.images = np.stack([image for _, image in usable])
+    return again
+
+
+def _read_kept(pages: list[np.ndarray]) -> list[np.ndarray | None]:
+    """One worker task: kept pages in MNIST form, read exactly as ``learn`` reads them."""
+    return [read_page(page).first for page in pages]
+
+
+def _pack(kept: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Kept pages as one flat uint8 array and their (height, width), (0, 0) for
+    none; shrunk so that they hold at most :data:`KEPT_PIXELS` together."""
+    count = max(1, sum(page is not None for page in kept))
+    side = int(np.clip(np.sqrt(KEPT_PIXELS / count), SMALLEST_KEPT_SIDE, KEPT_SIDE))
+    pages = [None if page is None else shrink(page, side) for page in kept]
+    shapes = np.array([(0, 0) if p is None else p.shape for p in pages], dtype=np.int32)
+    flat = [p.ravel() for p in pages if p is not None]
+    return (np.concatenate(flat) if flat else np.zeros(0, np.uint8)), shapes.reshape(-1, 2)
+
+
+def _unpack(flat: np.ndarray, shapes: np.ndarray) -> list[np.ndarray | None]:
+    pages: list[np.ndarray | None] = []
+    start = 0
+    for height, width in shapes:
+        size = int(height) * int(width)
+        pages.append(flat[start : start + size].reshape(height, width) if size else None)
+        start += size
+    return pages
+
+
+def _learned_model(path: Path) -> Path:
+    """The model file ``learn --again`` names (a folder: its digits.keras)."""
+    model = path / MODEL_FILENAME if path.is_dir() else path
+    if not model.is_file():
+        raise InputError(
+            f"model file not found: {path}",
+            remedy="pass the learned model the warning named (DIR/digits.keras)",
+        )
+    if "learned" not in read_metadata(model):
+        raise InputError(
+            f"{model} was not made by 'batchdigits learn': it keeps no corrections",
+            remedy="pass a model that learn wrote, or train this one again",
+        )
+    return model
 
 
 def load_replay() -> Examples | None:
@@ -303,7 +457,9 @@ def load_replay() -> Examples | None:
 
 
 def _base_of(ref: ModelRef) -> Path:
-    """The model to build on: a learned model's own base, else the model itself."""
+    """The model to build on: a learned model's own base, else the model itself.
+    (``ref`` is readable: a learned model made under an older preprocessing
+    was refused for the shipped model already, base and all.)"""
     if "learned" in ref.metadata and (ref.path.parent / BASE_FILENAME).is_file():
         return ref.path.parent / BASE_FILENAME
     return ref.path
@@ -613,11 +769,15 @@ def save_learned(
             shutil.copyfile(base_path, staged / BASE_FILENAME)
             if metadata_path(base_path).is_file():
                 shutil.copyfile(metadata_path(base_path), metadata_path(staged / BASE_FILENAME))
+        source_pixels, source_shapes = _pack(_kept_of(examples))
         np.savez_compressed(
             staged / CORRECTIONS_FILENAME,
             images=examples.images,
             labels=examples.labels,
             keys=np.array(examples.keys, dtype=str),
+            source_pixels=source_pixels,
+            source_shapes=source_shapes,
+            preprocess_version=np.array(PREPROCESS_VERSION),
         )
         model.save(staged / MODEL_FILENAME)
         metadata_path(staged / MODEL_FILENAME).write_text(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +27,28 @@ from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, to_model_input
 
 MODEL_FILENAME = "digits.keras"
 ARCHITECTURE = "cnn-3block-bn"
+#: What ``learn`` keeps beside the model it writes: the corrections it learned
+#: from, with the pictures they were read from (see ``learn.save_learned``).
+CORRECTIONS_FILENAME = "corrections.npz"
+
+#: The oldest preprocessing (``preprocess_version`` in a model's metadata)
+#: whose models may read the pictures this preprocessing makes. A model only
+#: knows the pictures it was trained or taught on, and those are made by one
+#: preprocessing version: version 12 (OpenCV) changes the pictures, so a
+#: model made under 11 or before would read pictures unlike any it learned
+#: from, and answer with confidence it has not earned. Such a model (a
+#: ``--model`` path, the user's trained or learned model; a model without the
+#: version too) is not used: :func:`resolve_model` falls back to the shipped
+#: model with a warning naming the remedy. The shipped model is the fallback
+#: and is never refused: its metadata says 9 (its networks were trained under
+#: versions that provably make the same pictures) until it is retrained.
+#: Raise this whenever a preprocessing change makes pictures that older
+#: models cannot read; a model made under the running version is always
+#: readable (so nothing this installation makes is refused before the
+#: preprocessing it names is the one that runs).
+OLDEST_READABLE_PREPROCESS = 12
+
+log = logging.getLogger("batchdigits")
 
 
 def shipped_model_path() -> Path:
@@ -60,6 +84,9 @@ class ModelRef:
     path: Path
     source: str  # "--model", "user", or "shipped"
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: The model asked for and not used, made under an older preprocessing
+    #: (this is then the shipped model, reading in its place).
+    outdated: OutdatedModel | None = field(default=None, compare=False)
 
     @property
     def temperature(self) -> float:
@@ -91,18 +118,94 @@ class ModelRef:
         return f"{self.metadata.get('name', self.path.stem)}-{digest.hexdigest()[:12]}"
 
 
+@dataclass(frozen=True)
+class OutdatedModel:
+    """A model made under a preprocessing older than :data:`OLDEST_READABLE_PREPROCESS`."""
+
+    path: Path
+    source: str
+    preprocess_version: int | None
+    remedy: str
+
+    def warning(self, instead: ModelRef) -> str:
+        made = (
+            f"preprocessing version {self.preprocess_version}"
+            if self.preprocess_version is not None
+            else "a preprocessing that its metadata does not name"
+        )
+        which = {"user": "your model", "--model": "the --model"}.get(self.source, "the model")
+        return (
+            f"{which} {self.path} was made under {made}; this batchdigits makes the "
+            f"pictures a model reads with preprocessing version {PREPROCESS_VERSION}, and "
+            f"they changed, so that model is not used: reading with the shipped model "
+            f"({instead.model_id}) instead. To use it again: {self.remedy}"
+        )
+
+
+def readable_version(metadata: dict[str, Any]) -> bool:
+    """Whether a model with this metadata may read this preprocessing's pictures."""
+    version = metadata.get("preprocess_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return False
+    return version >= min(OLDEST_READABLE_PREPROCESS, PREPROCESS_VERSION)
+
+
+def relearn_remedy(path: Path, metadata: dict[str, Any]) -> str:
+    """The command that makes an outdated model anew under this preprocessing."""
+    folder = shlex.quote(str(path.parent))
+    if "learned" in metadata:
+        if kept_pictures(path.parent / CORRECTIONS_FILENAME):
+            command = f"batchdigits learn --again {shlex.quote(str(path))} --out {folder}"
+            if path.name != MODEL_FILENAME:
+                command += f", then use --model {shlex.quote(str(path.parent / MODEL_FILENAME))}"
+            return command
+        labels = metadata["learned"].get("labels") if isinstance(metadata["learned"], dict) else ""
+        return (
+            "it kept no pictures to learn again from, so learn from the reviewed labels again: "
+            f"batchdigits learn FOLDER --labels {shlex.quote(str(labels or 'REVIEW.xlsx'))} "
+            f"--out {folder}"
+        )
+    return (
+        f"train it again (batchdigits train --out {folder}), or leave --model out; if it was "
+        f'made for these pictures, record "preprocess_version": {PREPROCESS_VERSION} in '
+        f"{shlex.quote(str(metadata_path(path)))}"
+    )
+
+
+def kept_pictures(corrections: Path) -> bool:
+    """Whether ``learn`` kept the pictures of its corrections there (to learn again)."""
+    if not corrections.is_file():
+        return False
+    try:
+        with np.load(corrections) as data:
+            return "source_shapes" in data.files and bool(data["source_shapes"].any())
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_model(explicit: Path | None = None) -> ModelRef:
-    """Find the model to use, failing with a remedy when it is missing."""
+    """Find the model to use, failing with a remedy when it is missing.
+
+    A model made under an older preprocessing (see
+    :data:`OLDEST_READABLE_PREPROCESS`) is not used: the shipped model is
+    returned in its place, its ``outdated`` naming the one refused, and a
+    warning saying so, with the remedy, goes to the log.
+    """
     if explicit is not None:
         if not explicit.is_file():
             raise ModelError(
                 f"model file not found: {explicit}",
                 remedy="check the --model path, or leave --model out to use the default model",
             )
-        return ModelRef(explicit, "--model", read_metadata(explicit))
+        return readable(ModelRef(explicit, "--model", read_metadata(explicit)))
     user = user_model_path()
     if user.is_file():
-        return ModelRef(user, "user", read_metadata(user))
+        return readable(ModelRef(user, "user", read_metadata(user)))
+    return shipped_model_ref()
+
+
+def shipped_model_ref() -> ModelRef:
+    """The model shipped in the package: the fallback, never refused."""
     shipped = shipped_model_path()
     if not shipped.is_file():
         raise ModelError(
@@ -110,6 +213,25 @@ def resolve_model(explicit: Path | None = None) -> ModelRef:
             remedy="reinstall batchdigits, or train one with 'batchdigits train'",
         )
     return ModelRef(shipped, "shipped", read_metadata(shipped))
+
+
+def readable(ref: ModelRef) -> ModelRef:
+    """``ref``, or the shipped model (with a warning) where ``ref`` was made
+    under a preprocessing older than :data:`OLDEST_READABLE_PREPROCESS`."""
+    if ref.source == "shipped" or readable_version(ref.metadata):
+        return ref
+    shipped = shipped_model_ref()
+    if _same_bytes(ref, shipped):  # a copy of the shipped model is the shipped model
+        return ref
+    version = ref.metadata.get("preprocess_version")
+    outdated = OutdatedModel(
+        ref.path,
+        ref.source,
+        version if isinstance(version, int) and not isinstance(version, bool) else None,
+        relearn_remedy(ref.path, ref.metadata),
+    )
+    log.warning("warning: %s", outdated.warning(shipped))
+    return ModelRef(shipped.path, shipped.source, shipped.metadata, outdated)
 
 
 def read_metadata(model_path: Path) -> dict[str, Any]:
@@ -208,11 +330,21 @@ def _load_snapshot(keras: Any, ref: ModelRef) -> Any:
     return model
 
 
+def _same_bytes(ref: ModelRef, other: ModelRef) -> bool:
+    try:
+        if ref.path.stat().st_size != other.path.stat().st_size:
+            return False
+    except OSError:
+        return False
+    return ref.content == other.content
+
+
 def helper_model_ref(filename: str, train_flag: str) -> ModelRef:
     """A model ``scan --numbers`` uses beside the digit model (the split and
     string models): the one ``batchdigits train TRAIN_FLAG`` wrote to the
-    user model folder, else the shipped one; :class:`ModelError` when
-    neither is there. Hashed like the digit model, so an ``--incremental``
+    user model folder, else the shipped one (also in place of a user one made
+    under an older preprocessing, as :func:`resolve_model` does); :class:`ModelError`
+    when neither is there. Hashed like the digit model, so an ``--incremental``
     run re-reads a file when it changes."""
     user = user_model_dir() / filename
     path = user if user.is_file() else shipped_model_path().with_name(filename)
@@ -221,7 +353,25 @@ def helper_model_ref(filename: str, train_flag: str) -> ModelRef:
             f"the model {filename} for --numbers is missing from the installation: {path}",
             remedy=f"reinstall batchdigits, or train it with 'batchdigits train {train_flag}'",
         )
-    return ModelRef(path, "user" if path == user else "shipped", read_metadata(path))
+    ref = ModelRef(path, "user" if path == user else "shipped", read_metadata(path))
+    if ref.source == "shipped" or readable_version(ref.metadata):
+        return ref
+    shipped = shipped_model_path().with_name(filename)
+    if not shipped.is_file():
+        raise ModelError(
+            f"the model {filename} for --numbers is missing from the installation: {shipped}",
+            remedy=f"reinstall batchdigits, or train it with 'batchdigits train {train_flag}'",
+        )
+    version = ref.metadata.get("preprocess_version")
+    outdated = OutdatedModel(
+        path,
+        "user",
+        version if isinstance(version, int) and not isinstance(version, bool) else None,
+        f"batchdigits train {train_flag}",
+    )
+    fallback = ModelRef(shipped, "shipped", read_metadata(shipped))
+    log.warning("warning: %s", outdated.warning(fallback))
+    return ModelRef(shipped, "shipped", fallback.metadata, outdated)
 
 
 def load_helper_model(ref: ModelRef, threads: int | None = None) -> Any:
@@ -281,12 +431,15 @@ def build_model() -> Any:
 
 __all__ = [
     "ARCHITECTURE",
+    "OLDEST_READABLE_PREPROCESS",
     "Classifier",
     "KerasClassifier",
     "ModelRef",
+    "OutdatedModel",
     "build_model",
     "load_classifier",
     "resolve_model",
     "shipped_model_path",
+    "shipped_model_ref",
     "user_model_dir",
 ]

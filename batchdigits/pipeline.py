@@ -37,7 +37,7 @@ from .review import Reason, review
 from .segment import Segmentation, segment_number
 from .splits import KerasSplitChecker, SplitChecker, split_model_ref
 from .strings import KerasStringReader, StringReader, string_model_ref
-from .thumbnails import thumbnail
+from .thumbnails import kept_source, thumbnail
 
 log = logging.getLogger("batchdigits")
 
@@ -74,6 +74,9 @@ class PreparedPage:
     #: scan --numbers: the page's candidate digits (None: blank or unreadable).
     segmentation: Segmentation | None = None
     thumbnail: bytes | None = None  # JPEG of the page around the digit (review workbook)
+    #: ``learn``: the page's grey pixels around the digit, kept to read it again
+    #: under a later preprocessing (``thumbnails.kept_source``).
+    kept: np.ndarray | None = None
     decode_seconds: float = 0.0
     preprocess_seconds: float = 0.0
 
@@ -112,7 +115,12 @@ def check_folder(folder: Path) -> None:
 
 
 def prepare_file(
-    source: SourceFile, *, max_pixels: int, pictures: bool = False, numbers: bool = False
+    source: SourceFile,
+    *,
+    max_pixels: int,
+    pictures: bool = False,
+    numbers: bool = False,
+    keep: bool = False,
 ) -> list[PreparedPage]:
     """Stages 2 and 3 for one file: decode its pages and put each in MNIST form.
 
@@ -120,6 +128,7 @@ def prepare_file(
     500-page PDF holds one page's pixels at a time. A page that cannot be
     decoded ends the file with an error row; the pages before it keep theirs.
     ``numbers``: each page holds a number, segmented into candidate digits.
+    ``keep``: each page's grey pixels around the digit are kept (``learn``).
     """
     prepared: list[PreparedPage] = []
     pages: Iterator[Page] | None = None
@@ -138,10 +147,23 @@ def prepare_file(
             if page is None:
                 return prepared
             decode_seconds = time.perf_counter() - started
-            prepare = prepare_number_page if numbers else prepare_page
-            prepared.append(
-                prepare(source, page, decode_seconds, max_pixels=max_pixels, pictures=pictures)
-            )
+            if numbers:
+                prepared.append(
+                    prepare_number_page(
+                        source, page, decode_seconds, max_pixels=max_pixels, pictures=pictures
+                    )
+                )
+            else:
+                prepared.append(
+                    prepare_page(
+                        source,
+                        page,
+                        decode_seconds,
+                        max_pixels=max_pixels,
+                        pictures=pictures,
+                        keep=keep,
+                    )
+                )
             continue
         number = prepared[-1].page + 1 if prepared and prepared[-1].page else None
         prepared.append(PreparedPage(source, number, None, error))
@@ -155,11 +177,13 @@ def prepare_page(
     *,
     max_pixels: int,
     pictures: bool = False,
+    keep: bool = False,
 ) -> PreparedPage:
     """Stage 3 for one decoded page: its MNIST-form readings, or why there are
-    none; with ``pictures``, also a thumbnail of the page around the digit."""
+    none; with ``pictures``, also a thumbnail of the page around the digit;
+    with ``keep``, the grey pixels around it, to read again later."""
     started = time.perf_counter()
-    error, picture, pixels = "", None, page.pixels
+    error, picture, kept, pixels = "", None, None, page.pixels
     try:
         min_digit = TRUST_REDUCED_ABOVE if page.reduced else 0
         reading = read_page(pixels, min_digit=min_digit)
@@ -171,6 +195,8 @@ def prepare_page(
             reading = read_page(pixels)
         if pictures:
             picture = thumbnail(pixels, reading.box)
+        if keep and reading.first is not None:
+            kept = kept_source(pixels, reading.box)
     except UnreadableImage as exc:
         reading, error = PageReading(None, None, None), str(exc)
     except Exception as exc:  # likewise a preprocessing bug on an odd image
@@ -183,6 +209,7 @@ def prepare_page(
         error,
         whole_page=reading.whole_page,
         thumbnail=picture,
+        kept=kept,
         decode_seconds=decode_seconds,
         preprocess_seconds=time.perf_counter() - started,
     )
@@ -224,13 +251,20 @@ def _describe(exc: BaseException) -> str:
 
 
 def prepare_files(
-    sources: Sequence[SourceFile], *, max_pixels: int, pictures: bool = False, numbers: bool = False
+    sources: Sequence[SourceFile],
+    *,
+    max_pixels: int,
+    pictures: bool = False,
+    numbers: bool = False,
+    keep: bool = False,
 ) -> list[PreparedPage]:
     """One worker task: :func:`prepare_file` over a chunk of files."""
     return [
         page
         for source in sources
-        for page in prepare_file(source, max_pixels=max_pixels, pictures=pictures, numbers=numbers)
+        for page in prepare_file(
+            source, max_pixels=max_pixels, pictures=pictures, numbers=numbers, keep=keep
+        )
     ]
 
 
@@ -413,6 +447,11 @@ def _scan(
     for helper in (*helper_refs, *helpers):
         if helper is not None:
             model_id = f"{model_id}+{helper.model_id}"
+    outdated = [
+        str(ref.outdated.path)
+        for ref in (model_ref, *helper_refs)
+        if ref is not None and ref.outdated is not None
+    ]
     discovery = discover_images(options)
     reused, todo = reuse_previous(options, discovery.files, model_id)
     jobs = options.jobs or available_cores()
@@ -467,6 +506,7 @@ def _scan(
         finished=datetime.now(UTC),
         pictures=row_pictures,
         numbers=options.numbers,
+        outdated_models=outdated,
     )
 
 
@@ -645,6 +685,7 @@ def build_manifest(options: ScanOptions, report: ScanReport) -> dict[str, object
         "output": str(options.out),
         "format": options.format.value,
         "model_id": report.model_id,
+        "outdated_models_not_used": report.outdated_models,
         "review_below": report.review_below,
         "started": report.started.isoformat(timespec="seconds"),
         "finished": report.finished.isoformat(timespec="seconds"),

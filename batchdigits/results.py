@@ -184,6 +184,9 @@ class ScanReport:
 
     #: Whether the scan read numbers (``scan --numbers``): which columns it has.
     numbers: bool = False
+    #: Models asked for but not used, made under an older preprocessing (the
+    #: shipped ones read instead; see ``model.OLDEST_READABLE_PREPROCESS``).
+    outdated_models: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return results_frame(self.results, numbers=self.numbers)

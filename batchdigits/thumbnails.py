@@ -1,8 +1,9 @@
-"""Small pictures of what was read, for a person reviewing the rows.
+"""Small pictures of what was read, for a person reviewing the rows, and
+the grey pixels ``learn`` keeps of each correction to read it again.
 
 Made in the worker that decoded the page (the pixels are there then; the
 workbook never decodes a file again) and kept only for the rows that go in
-the review workbook.
+the review workbook (or, for ``learn``, the labelled pages).
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ MAX_ENLARGE = 4.0
 MARGIN = 0.35
 #: The 28x28 picture the model saw, enlarged this many times (pixels kept sharp).
 READING_ZOOM = 3
+#: Longest side, in pixels, of the page ``learn`` keeps of each correction:
+#: the preprocessing looks for the digit at this size (a 256-pixel working
+#: copy), so a later one finds at least as much detail as this one did.
+KEPT_SIDE = 256
+#: Paper kept around the digit's box for that, as a share of its longer side:
+#: room for the paper, ruled lines and cut-off neighbours that preprocessing
+#: reads the page by.
+KEPT_MARGIN = 1.0
 
 
 def thumbnail(pixels: np.ndarray, box: Box | None) -> bytes:
@@ -44,6 +53,33 @@ def thumbnail(pixels: np.ndarray, box: Box | None) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
+
+
+def kept_source(pixels: np.ndarray, box: Box | None, side: int = KEPT_SIDE) -> np.ndarray:
+    """The grey page (``pixels``), cropped around ``box`` where it is bigger
+    than ``side`` and shrunk to fit ``side``: what ``learn`` keeps of a
+    correction, to read it again when the preprocessing changes."""
+    pixels = np.asarray(pixels)
+    height, width = pixels.shape
+    if box is not None and max(height, width) > side:
+        top, left, bottom, right = box
+        margin = int(max(bottom - top, right - left) * KEPT_MARGIN) + 4
+        pixels = pixels[
+            max(0, top - margin) : min(height, bottom + margin),
+            max(0, left - margin) : min(width, right + margin),
+        ]
+    return shrink(pixels, side)
+
+
+def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
+    """``pixels`` as uint8, resized (Lanczos) so that the longest side is at most ``side``."""
+    pixels = np.ascontiguousarray(np.clip(pixels, 0, 255), dtype=np.uint8)
+    if max(pixels.shape) <= side:
+        return pixels
+    image = Image.fromarray(pixels, "L")
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return np.asarray(image.resize(size, Image.Resampling.LANCZOS), dtype=np.uint8)
 
 
 def reading_png(reading: np.ndarray, zoom: int = READING_ZOOM) -> bytes:

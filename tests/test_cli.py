@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from batchdigits import cli, pipeline
 from batchdigits.errors import ExitCode
 from batchdigits.model import shipped_model_path
+from batchdigits.preprocess import PREPROCESS_VERSION
 
 from .conftest import SAMPLE_SCANS, draw_digit, write_big_folder, write_digit_folder
 
@@ -61,6 +62,10 @@ def test_model_missing_or_corrupt_exit_5(tmp_path: Path) -> None:
     assert missing.exit_code == 5 and "model file not found" in missing.stderr
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"PK\x03\x04 definitely not a model")
+    # Made for this preprocessing, as it says (without that, it would not be loaded: exit 8).
+    corrupt.with_suffix(".json").write_text(
+        f'{{"preprocess_version": {PREPROCESS_VERSION}}}', encoding="utf-8"
+    )
     result = invoke("scan", tmp_path / "in", "--model", corrupt, "--out", tmp_path / "r.csv")
     assert result.exit_code == 5 and "cannot load model" in result.stderr
     assert "Traceback" not in result.output

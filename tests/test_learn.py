@@ -161,3 +161,56 @@ def test_the_python_api_learns_too(tmp_path: Path) -> None:
     report = api.learn(folder, folder / "labels.csv", out_dir=tmp_path / "m", copies=1, jobs=1)
     assert report.model_path == tmp_path / "m" / "digits.keras" and report.model_path.is_file()
     assert report.metadata["learned"]["labelled_images"] == 12
+
+
+def test_learn_again_reads_the_kept_corrections_with_a_new_preprocessing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model learned under an older preprocessing is refused by scan, with the
+    command to learn it again; that command needs none of the original files."""
+    from batchdigits import learn, model
+    from batchdigits.model import OLDEST_READABLE_PREPROCESS
+
+    folder = labelled_folder(tmp_path / "in")
+    old = tmp_path / "old"
+    result = invoke(
+        "learn", folder, "--labels", folder / "labels.csv", "--out", old, "-j", "1", "--copies", "1"
+    )
+    assert result.exit_code == 0, result.output
+    with np.load(old / "corrections.npz") as kept:  # the pages as written, bounded
+        assert len(kept["source_shapes"]) == 12 and kept["source_shapes"].max() <= 256
+    # The preprocessing changes: the model says it was made under the one before.
+    current = max(model.PREPROCESS_VERSION, OLDEST_READABLE_PREPROCESS)
+    monkeypatch.setattr(model, "PREPROCESS_VERSION", current)
+    monkeypatch.setattr(learn, "PREPROCESS_VERSION", current)
+    meta = json.loads((old / "digits.json").read_text())
+    meta["preprocess_version"] = OLDEST_READABLE_PREPROCESS - 1
+    (old / "digits.json").write_text(json.dumps(meta))
+    moved = tmp_path / "moved"
+    folder.rename(moved)  # the original files are gone from where they were learned
+
+    out = tmp_path / "r.csv"
+    scan = invoke("scan", moved, "--model", old / "digits.keras", "--out", out, "-j", "1")
+    assert scan.exit_code == 8, scan.output
+    remedy = f"batchdigits learn --again {old / 'digits.keras'} --out {old}"
+    assert remedy in scan.stderr
+    with out.open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 12  # every image (labels.csv is no image)
+    shipped_id = model.resolve_model(None).model_id
+    assert {row["model_id"] for row in rows} == {shipped_id}
+
+    again = invoke(*remedy.split()[1:], "--copies", "1", "-j", "1")
+    assert again.exit_code == 0, again.output
+    assert "read 12 kept corrections again" in again.stderr
+    meta = json.loads((old / "digits.json").read_text())
+    assert meta["preprocess_version"] == current
+    assert meta["learned"]["labelled_images"] == 12
+    assert meta["learned"]["base_model"] == "batchdigits-cnn-ensemble"  # the shipped one
+    scan = invoke("scan", moved, "--model", old / "digits.keras", "--out", out, "-j", "1")
+    assert scan.exit_code == 0, scan.output
+    with out.open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {row["model_id"].split("-")[1] for row in rows} == {"learned"}
+    read = {row["file"]: row["digit"] for row in rows}
+    assert all(read[f"one_{i}.png"] == "1" for i in range(6))  # what it was taught
