@@ -1,6 +1,7 @@
 """Where scan's CPU time goes: each stage timed alone, in one process.
 
-Usage: python benchmarks/stage_costs.py [--files 600]
+Usage: python benchmarks/stage_costs.py [--files 600] [--rounds 3]
+       [--baseline REV|none] [--folder PATH]
 
 Takes a sample of the throughput folder (run benchmarks/throughput.py first)
 and measures the CPU time (all threads of this process) each stage costs per
@@ -10,6 +11,15 @@ mode), preprocessing (both readings), and the model (batches of 256). In a
 scan these run side by side on all cores, so per-stage times measured inside
 a scan include waiting for a core; these do not, and they add up to the CPU
 time a file costs.
+
+Preprocessing and the model are also timed for a baseline revision
+(default 1af046d, the version before engine v2): its `batchdigits/` package
+is extracted with `git archive` and run by benchmarks/_stage_timing.py in a
+child process of the same interpreter (PYTHONPATH pointing at it), on the
+same decoded pages, its own shipped model in batches of 256, baseline and
+current in turn over a few rounds so that machine noise hits both. Engine
+v2's targets: preprocessing at least 2.5x and the model at least 2x cheaper
+per file than the baseline.
 
 For comparison it also runs the model under TensorFlow Lite, and times
 whole files as a worker prepares them (decode and preprocessing, the
@@ -23,10 +33,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import json
+import os
 import pstats
 import random
+import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -35,18 +48,22 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import table, write_section
+from _common import REPO, table, write_section
+from _stage_timing import StageTimer, per_file_ms, save_pages
 from throughput import WORK, decode_only, image_files
 
-from batchdigits import preprocess as preprocess_module
 from batchdigits.discover import SourceFile
 from batchdigits.load import MAX_PIXELS, Page, load_pages
-from batchdigits.model import KerasClassifier, load_classifier
+from batchdigits.model import KerasClassifier
 from batchdigits.pipeline import TRUST_REDUCED_ABOVE, prepare_file
 from batchdigits.preprocess import mnist_readings, to_model_input
+from batchdigits.preprocess import reading as preprocess_reading
 
 FOLDER = WORK / "throughput_10000"
 Item = TypeVar("Item")
+# Today's version, before engine v2, and what engine v2 must beat it by.
+BASELINE = "1af046d"
+TARGETS = {"preprocessing": 2.5, "model": 2.0}
 BLANK_FOLDER = WORK / "blank_pages"
 BLANK_SIDES = (500, 1000, 2000)
 
@@ -124,12 +141,142 @@ def compiled_ms(
     return sum(kernels.values()), costliest
 
 
-def per_file_ms(work: Sequence[Item], function: Callable[[Item], object]) -> float:
-    """CPU milliseconds (all threads of this process) per item."""
-    started = time.process_time()
-    for item in work:
-        function(item)
-    return (time.process_time() - started) / len(work) * 1e3
+class Baseline:
+    """Another revision's `batchdigits`, extracted with `git archive` and timed
+    by benchmarks/_stage_timing.py in a child process (same interpreter),
+    which keeps its pages and model loaded between rounds."""
+
+    def __init__(self, revision: str, tmp: Path, pages: list[tuple[np.ndarray, bool]]) -> None:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        if commit.returncode:
+            sys.exit(f"--baseline {revision}: not a revision of {REPO}")
+        self.revision = revision
+        self.commit = commit.stdout.strip()
+        root = tmp / "baseline"
+        root.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", self.commit, "batchdigits"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+        pages_path = tmp / "pages.npz"
+        save_pages(pages_path, pages)
+        self.log = (tmp / "baseline.log").open("w+")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve().with_name("_stage_timing.py")),
+                str(pages_path),
+                str(root / "batchdigits" / "models" / "digits.keras"),
+            ],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        self.ready = self._answer()
+
+    def _answer(self) -> dict[str, object]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            self.log.seek(0)
+            tail = "".join(self.log.readlines()[-15:])
+            sys.exit(f"the baseline ({self.revision}) failed:\n{tail}")
+        return json.loads(line)
+
+    def measure(self) -> dict[str, float]:
+        assert self.process.stdin is not None
+        self.process.stdin.write("measure\n")
+        self.process.stdin.flush()
+        return self._answer()  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+        self.log.close()
+
+
+def shown(path: Path) -> str:
+    return path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)
+
+
+def versus_baseline(
+    baseline: Baseline, measured: dict[str, list[dict[str, float]]], blank: int, model_id: str
+) -> list[str]:
+    """The body lines comparing today's preprocessing and model with the baseline's."""
+
+    def median(side: str, stage: str) -> float:
+        return float(np.median([figures[stage] for figures in measured[side]]))
+
+    rows = []
+    for stage, key in (("preprocessing", "preprocess"), ("model", "model")):
+        before, now = median("baseline", key), median("current", key)
+        ratio = before / now
+        wanted = TARGETS[stage]
+        rows.append(
+            [
+                stage,
+                f"{before:.2f}",
+                f"{now:.2f}",
+                f"{ratio:.2f}x",
+                f">= {wanted:g}x",
+                "met" if ratio >= wanted else "**not met**",
+            ]
+        )
+    rounds = [
+        [
+            str(i + 1),
+            f"{b['preprocess']:.2f}",
+            f"{c['preprocess']:.2f}",
+            f"{b['model']:.3f}",
+            f"{c['model']:.3f}",
+        ]
+        for i, (b, c) in enumerate(zip(measured["baseline"], measured["current"], strict=True))
+    ]
+    short = baseline.commit[:7]
+    named = (
+        baseline.revision
+        if baseline.revision.startswith(short)
+        else f"{baseline.revision}, {short}"
+    )
+    return [
+        f"Against the baseline `{named}` (extracted with `git archive`, "
+        "timed in a child process of the same interpreter, on the same decoded pages, "
+        "baseline and current in turn; CPU milliseconds per file, medians):",
+        "",
+        table(
+            ["stage", f"baseline {short}", "current", "baseline / current", "target", ""],
+            rows,
+        ),
+        "",
+        table(
+            [
+                "round",
+                "preprocessing, baseline",
+                "preprocessing, current",
+                "model, baseline",
+                "model, current",
+            ],
+            rounds,
+        ),
+        "",
+        f"Models: baseline `{baseline.ready['model_id']}` (its shipped digits.keras), current "
+        f"`{model_id}`. Pages with no digit read: baseline "
+        f"{int(measured['baseline'][-1]['blank'])}, current {blank}.",
+        "",
+    ]
 
 
 def _kernel_name(name: str) -> str:
@@ -142,10 +289,33 @@ def _kernel_name(name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=600)
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=FOLDER,
+        help="the scans to sample (default: the standard throughput folder; "
+        "benchmarks/_work/throughput_harder_10000 is the harder one)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        metavar="REV",
+        help=f"git revision to compare preprocessing and the model with (default {BASELINE}, "
+        "the version before engine v2); 'none' to skip",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of preprocessing and model timing, baseline and current in turn",
+    )
     args = parser.parse_args()
-    files = image_files(FOLDER)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    folder = args.folder.resolve()
+    files = image_files(folder)
     if not files:
-        sys.exit(f"no files in {FOLDER}: run benchmarks/throughput.py first")
+        sys.exit(f"no files in {folder}: run benchmarks/throughput.py first")
     random.Random(0).shuffle(files)
     sample = files[: args.files]
     jpegs = [p for p in sample if p.suffix == ".jpg"]
@@ -155,6 +325,8 @@ def main() -> None:
         load_pages(path)
     rows = []
     for name, group in (("JPEG", jpegs), ("PNG", pngs)):
+        if not group:
+            continue
         rows.append(
             [
                 f"decode {name} ({len(group)} files)",
@@ -167,27 +339,48 @@ def main() -> None:
     rows.append(["decode, all files", f"{ceiling:.2f}", f"{decode:.2f}"])
 
     pages = [load_pages(path)[0] for path in sample]
-    readings: list[np.ndarray] = []
+    decoded = [(page.pixels, page.reduced) for page in pages]
 
     def read(page: Page) -> np.ndarray | None:
         min_digit = TRUST_REDUCED_ABOVE if page.reduced else 0
         return mnist_readings(page.pixels, min_digit=min_digit)[0]
 
-    def prepare(page: Page) -> None:
-        first = read(page)
-        if first is not None:
-            readings.append(first)
+    # Preprocessing and the model, today's code and the baseline's in turn
+    # (the baseline in a child process), on the same decoded pages.
+    current = StageTimer(decoded)
+    measured: dict[str, list[dict[str, float]]] = {"baseline": [], "current": []}
+    baseline = None
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.baseline.lower() != "none":
+            baseline = Baseline(args.baseline, Path(tmp), decoded)
+        try:
+            for round_ in range(args.rounds):
+                for side in ("baseline", "current")[:: 1 if round_ % 2 == 0 else -1]:
+                    if side == "current":
+                        figures = {"preprocess": current.preprocess(), "model": current.model()}
+                        measured["current"].append(figures)
+                    elif baseline is not None:
+                        measured["baseline"].append(baseline.measure())
+        finally:
+            if baseline is not None:
+                baseline.close()
 
-    preprocess = per_file_ms(pages, prepare)
+    def median(side: str, stage: str) -> float:
+        return float(np.median([figures[stage] for figures in measured[side]]))
+
+    preprocess = median("current", "preprocess")
+    model = median("current", "model")
     kernels, costliest = compiled_ms(pages, read)
     rows.append(["preprocess (both readings)", "", f"{preprocess:.2f}"])
-
-    classifier = load_classifier(threads=1)
-    batch = np.stack((readings * (256 // len(readings) + 1))[:256])
-    classifier.predict(batch)
-    model = per_file_ms([batch] * 8, classifier.predict) / len(batch)
+    classifier = current.classifier
+    batch = current.batch
     rows.append(
         [f"model, first readings in batches of 256 (`{classifier.model_id}`)", "", f"{model:.2f}"]
+    )
+    versus = (
+        versus_baseline(baseline, measured, current.blank, classifier.model_id)
+        if baseline is not None
+        else []
     )
     keras_ms, lite_ms, lite_difference = lite_runtime(classifier, batch)
     total = decode + preprocess + model
@@ -197,8 +390,8 @@ def main() -> None:
     # to show how much of its cost is per-call overhead rather than pixels.
     def prepare_small(page: Page) -> None:
         image = np.asarray(page.pixels, dtype=np.float32)
-        with contextlib.suppress(preprocess_module._DigitTooSmall):
-            preprocess_module._readings(image, refine=True, work_max=128, whole_page=True)
+        with contextlib.suppress(preprocess_reading.DigitTooSmall):
+            preprocess_reading.readings_of(image, refine=True, work_max=128, whole_page=True)
 
     half = per_file_ms(pages, prepare_small)
     half_kernels, _ = compiled_ms(pages, prepare_small)
@@ -218,14 +411,16 @@ def main() -> None:
         )
     body = "\n".join(
         [
-            f"{len(sample)} files from `{FOLDER.relative_to(FOLDER.parents[2])}`, one process, "
-            "CPU milliseconds per file:",
+            f"{len(sample)} files from `{shown(folder)}`, one process, "
+            "CPU milliseconds per file (preprocessing and the model: medians of "
+            f"{args.rounds} rounds):",
             "",
             table(["stage", "decode ceiling", "batchdigits scan"], rows),
             "",
             f"On these figures scan can reach at most {ceiling / total:.0%} "
             "of the ceiling, start-up and hand-offs left out.",
             "",
+            *versus,
             f"Of preprocessing's {preprocess:.2f} ms, {kernels:.2f} ms run inside compiled "
             "functions of numpy, scipy and Pillow (measured under cProfile), and about "
             f"{max(0.0, preprocess - kernels):.2f} ms in the Python around them: the most that "
@@ -235,7 +430,7 @@ def main() -> None:
             + ".",
             "",
             f"The same preprocessing at half the working size (128 px instead of "
-            f"{preprocess_module._WORK_MAX}, a quarter of the pixels; not what scan does): "
+            f"{preprocess_reading.WORK_MAX}, a quarter of the pixels; not what scan does): "
             f"{half:.2f} ms against {preprocess:.2f} ms, {half_kernels:.2f} ms of it in "
             "compiled functions. Most of its cost does not scale with the working size: "
             "per-call overhead, the first shrinking, which reads every decoded pixel, and "
