@@ -123,7 +123,9 @@ def remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
             band_mask[erased] = cleaned[erased]
             rest = cleaned & ~band_mask
         if not rest.any():
-            return cleaned
+            # Nothing but the lines: two or more parallel ones are ruled
+            # paper with nothing written on it; a lone one may be a 1.
+            return np.zeros_like(cleaned) if len(bands) > 1 else cleaned
         # Re-join strokes the erased line cut through.
         thickness = max(box[1 - axis].stop - box[1 - axis].start for box in bands)
         bridge = (thickness + 3, 1) if axis == 1 else (1, thickness + 3)
