@@ -40,8 +40,9 @@ CORRECTIONS_FILENAME = "corrections.npz"
 #: ``--model`` path, the user's trained or learned model; a model without the
 #: version too) is not used: :func:`resolve_model` falls back to the shipped
 #: model with a warning naming the remedy. The shipped model is the fallback
-#: and is never refused: its metadata says 9 (its networks were trained under
-#: versions that provably make the same pictures) until it is retrained.
+#: and is never refused (it is trained under the running version; the v1
+#: ensemble it consults was checked to read version 12's pictures as well as
+#: version 11's, see its ``second_opinion`` note in digits.json).
 #: Raise this whenever a preprocessing change makes pictures that older
 #: models cannot read; a model made under the running version is always
 #: readable (so nothing this installation makes is refused before the
@@ -94,6 +95,21 @@ class ModelRef:
         return float(self.metadata.get("temperature", 1.0))
 
     @cached_property
+    def second_opinion(self) -> SecondOpinion | None:
+        """The model consulted where this one is unsure, if its metadata names one."""
+        spec = self.metadata.get("second_opinion")
+        if not isinstance(spec, dict):
+            return None
+        path = self.path.with_name(str(spec["file"]))
+        if not path.is_file():
+            raise ModelError(
+                f"model {self.path} names a second opinion that is missing: {path}",
+                remedy="reinstall batchdigits, or leave --model out to use the shipped model",
+            )
+        ref = ModelRef(path, self.source, {"temperature": float(spec.get("temperature", 1.0))})
+        return SecondOpinion(ref, float(spec["below"]), float(spec["weight"]))
+
+    @cached_property
     def content(self) -> bytes:
         """The model file's bytes, read once: the run hashes and loads these
         very bytes, so a model replaced while a run starts (``train`` or
@@ -115,7 +131,31 @@ class ModelRef:
         digest = hashlib.sha256(self.content)
         digest.update(f"temperature={self.temperature!r}".encode())
         digest.update(f"preprocess={PREPROCESS_VERSION}".encode())
+        if self.second_opinion is not None:
+            second = self.second_opinion
+            digest.update(
+                f"second={second.ref.model_id},{second.below!r},{second.weight!r}".encode()
+            )
         return f"{self.metadata.get('name', self.path.stem)}-{digest.hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class SecondOpinion:
+    """A costlier model consulted only where the first is unsure (a cascade).
+
+    The first model answers alone where its calibrated confidence reaches
+    ``below``; elsewhere the answer is its probabilities mixed with the
+    second model's, ``weight`` of them the second's. The shipped model is a
+    single network distilled from the v1 ensemble of three, which it
+    consults this way on the few digits it is unsure of: most digits cost
+    one network, the hard ones the ensemble's judgement, and where the two
+    disagree (a style only one of them learnt) the mixed confidence is low
+    and the row is flagged.
+    """
+
+    ref: ModelRef
+    below: float
+    weight: float
 
 
 @dataclass(frozen=True)
@@ -285,6 +325,8 @@ class KerasClassifier:
                 f"{self._model.output_shape}, not 28x28x1 images to 10 digits",
                 remedy="use a model trained with 'batchdigits train'",
             )
+        second = ref.second_opinion
+        self._second = None if second is None else (second, KerasClassifier(second.ref, threads))
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Raw (N, 10) scores: one model call for the whole batch, never one per image.
@@ -302,8 +344,19 @@ class KerasClassifier:
         return np.asarray(scores, dtype=np.float64)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities for a batch."""
-        return softmax(self.logits(images) / self.temperature)
+        """Calibrated probabilities for a batch; where the model is unsure and
+        names a second opinion, mixed with that model's (see :class:`SecondOpinion`)."""
+        probabilities = softmax(self.logits(images) / self.temperature)
+        if self._second is None:
+            return probabilities
+        second, classifier = self._second
+        unsure = np.flatnonzero(probabilities.max(axis=1) < second.below)
+        if unsure.size:
+            consulted = classifier.predict(np.asarray(images)[unsure])
+            probabilities[unsure] = (1 - second.weight) * probabilities[
+                unsure
+            ] + second.weight * consulted
+        return probabilities
 
 
 def _load_snapshot(keras: Any, ref: ModelRef) -> Any:

@@ -16,3 +16,8 @@ DEFAULT_TRAIN_SEED = 2
 #: the v1 ensemble of three networks, shipped beside it for this alone.
 TEACHER_FILENAME = "teacher.keras"
 DEFAULT_TEACHER_WEIGHT = 0.5
+#: The trained network consults its teacher where its calibrated confidence
+#: is under this, mixing in the teacher's probabilities at this weight: each
+#: of the four networks (it and the teacher's three) weighs the same.
+SECOND_OPINION_BELOW = 0.99
+SECOND_OPINION_WEIGHT = 0.75

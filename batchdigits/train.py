@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,8 @@ from .recipe import (
     DEFAULT_STROKE_SAMPLES,
     DEFAULT_TEACHER_WEIGHT,
     DEFAULT_TRAIN_SEED,
+    SECOND_OPINION_BELOW,
+    SECOND_OPINION_WEIGHT,
     TEACHER_FILENAME,
 )
 from .synthetic import FONT_PACKAGES, find_fonts, synthetic_digits
@@ -106,6 +109,29 @@ def distillation_targets(
     soft /= soft.sum(axis=1, keepdims=True)
     targets[:taught] = weight * soft + (1 - weight) * targets[:taught]
     return targets
+
+
+def consult_teacher(teacher: Path, out_dir: Path) -> dict[str, Any]:
+    """The metadata that makes the trained network consult its teacher where
+    it is unsure (see ``model.SecondOpinion``), with the teacher copied
+    beside it when it is not there already."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    beside = out_dir / teacher.name
+    if beside.resolve() != teacher.resolve():
+        shutil.copyfile(teacher, beside)
+        if metadata_path(teacher).is_file():
+            shutil.copyfile(metadata_path(teacher), metadata_path(beside))
+    teacher_meta = (
+        json.loads(metadata_path(teacher).read_text(encoding="utf-8"))
+        if (metadata_path(teacher).is_file())
+        else {}
+    )
+    return {
+        "file": teacher.name,
+        "below": SECOND_OPINION_BELOW,
+        "weight": SECOND_OPINION_WEIGHT,
+        "temperature": float(teacher_meta.get("temperature", 1.0)),
+    }
 
 
 @dataclass
@@ -432,6 +458,8 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         "machine": f"{platform.machine()} {platform.system()}, {available_cores()} cores",
         "options": {k: str(v) for k, v in asdict(options).items()},
     }
+    if teacher is not None:
+        metadata["second_opinion"] = consult_teacher(Path(teacher), options.out_dir)
     model_path = save_model(model, metadata, options.out_dir)
     log(
         f"MNIST test accuracy {metadata['mnist_test_accuracy']:.4f} "
