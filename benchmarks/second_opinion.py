@@ -1,0 +1,161 @@
+"""Choose the shipped model's cascade (model.SecondOpinion) on data no benchmark scores.
+
+Usage: python benchmarks/second_opinion.py [--data ../shared/data/mnist.npz]
+
+The network consults the v1 ensemble where its calibrated confidence is under
+a threshold, mixing in the ensemble's probabilities at a weight. Both are
+chosen here, on two sets nothing is scored on: fresh renders of the training
+style generator (batchdigits/styles.py, a seed training never used, distorted
+as training distorts), where the ensemble is weakest, and the scan
+benchmark's calibration split as scan reads it (first readings, and the
+whole-page reading where the model is unsure), where it is strongest. The
+benchmarks (scan benchmark test and holdout, style classes, ...) then score
+the choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_MNIST, table, write_section
+from scan_benchmark import generate
+
+from batchdigits.load import load_pages
+from batchdigits.model import KerasClassifier, ModelRef, read_metadata, shipped_model_path
+from batchdigits.pipeline import SECOND_READING_BELOW
+from batchdigits.preprocess import read_page, to_mnist
+from batchdigits.styles import STYLES, render_style
+from batchdigits.train import distort
+
+SEED = 987654
+PER_STYLE = 200
+THRESHOLDS = (0.95, 0.99)
+WEIGHTS = (0.25, 0.5, 0.75)
+
+
+def style_renders() -> tuple[np.ndarray, np.ndarray, None]:
+    rng = np.random.default_rng(SEED)
+    images, labels = [], []
+    for name, (label, _) in STYLES.items():
+        for _ in range(PER_STYLE):
+            reading = to_mnist(distort(render_style(name, rng), rng, zoom=1))
+            if reading is not None:
+                images.append(reading)
+                labels.append(label)
+    return np.stack(images), np.array(labels), None
+
+
+def calibration_split(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    folder = generate("calibration", data)
+    with (folder / "labels.csv").open(encoding="utf-8", newline="") as stream:
+        truth = {row["file"]: int(row["label"]) for row in csv.DictReader(stream)}
+    firsts, wholes, labels = [], [], []
+    for name in sorted(truth):
+        reading = read_page(load_pages(folder / name)[0].pixels)
+        if reading.first is None:
+            continue
+        firsts.append(reading.first)
+        wholes.append(reading.whole_page if reading.whole_page is not None else reading.first)
+        labels.append(truth[name])
+    return np.stack(firsts), np.array(labels), np.stack(wholes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
+    args = parser.parse_args()
+    shipped = shipped_model_path()
+    metadata = read_metadata(shipped)
+    spec = metadata["second_opinion"]
+    alone = {key: value for key, value in metadata.items() if key != "second_opinion"}
+    network = KerasClassifier(ModelRef(shipped, "shipped", alone))
+    ensemble = KerasClassifier(
+        ModelRef(shipped.with_name(spec["file"]), "shipped", {"temperature": spec["temperature"]})
+    )
+    rows = []
+    for name, (images, labels, wholes) in (
+        ("style renders (held-out seed)", style_renders()),
+        ("scan benchmark calibration split", calibration_split(args.data)),
+    ):
+        first, second = network.predict(images), ensemble.predict(images)
+        whole = (network.predict(wholes), ensemble.predict(wholes)) if wholes is not None else None
+
+        def scored(
+            mixed: np.ndarray, mixed_whole: np.ndarray | None, labels: np.ndarray = labels
+        ) -> list[str]:
+            if mixed_whole is not None:  # scan's whole-page reading where unsure
+                better = (mixed.max(1) < SECOND_READING_BELOW) & (mixed_whole.max(1) > mixed.max(1))
+                mixed = np.where(better[:, None], mixed_whole, mixed)
+            right = mixed.argmax(1) == labels
+            unflagged = mixed.max(1) >= 0.95
+            wrong = (~right & unflagged).sum() / max(1, unflagged.sum())
+            return [f"{right.mean():.2%}", f"{unflagged.mean():.1%}", f"{wrong:.2%}"]
+
+        rows.append(
+            [
+                name,
+                len(labels),
+                "network alone",
+                "",
+                *scored(first, None if whole is None else whole[0]),
+            ]
+        )
+        rows.append(
+            [
+                name,
+                len(labels),
+                "ensemble alone",
+                "",
+                *scored(second, None if whole is None else whole[1]),
+            ]
+        )
+        for below in THRESHOLDS:
+            for weight in WEIGHTS:
+
+                def mix(
+                    p: np.ndarray, q: np.ndarray, below: float = below, weight: float = weight
+                ) -> np.ndarray:
+                    unsure = p.max(1) < below
+                    return np.where(unsure[:, None], (1 - weight) * p + weight * q, p)
+
+                consulted = (first.max(1) < below).mean()
+                rows.append(
+                    [
+                        name,
+                        len(labels),
+                        f"below {below}, weight {weight}",
+                        f"{consulted:.1%}",
+                        *scored(
+                            mix(first, second),
+                            None if whole is None else mix(whole[0], whole[1]),
+                        ),
+                    ]
+                )
+    body = (
+        f"Shipped network with its second opinion `{spec['file']}`; shipped setting: below "
+        f"{spec['below']}, weight {spec['weight']}. Review threshold 0.95.\n\n"
+        + table(
+            [
+                "set",
+                "images",
+                "cascade",
+                "consulted",
+                "right",
+                "not flagged",
+                "wrong among unflagged",
+            ],
+            rows,
+        )
+    )
+    print(body)
+    write_section("second_opinion", "## Choosing the second opinion (cascade)\n\n" + body)
+
+
+if __name__ == "__main__":
+    main()
