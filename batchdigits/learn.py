@@ -457,11 +457,21 @@ def load_replay() -> Examples | None:
 
 
 def _base_of(ref: ModelRef) -> Path:
-    """The model to build on: a learned model's own base, else the model itself.
-    (``ref`` is readable: a learned model made under an older preprocessing
-    was refused for the shipped model already, base and all.)"""
+    """The model to build on: a learned model's own base; for a network that
+    consults an ensemble (the shipped one), that ensemble; else the model
+    itself. (``ref`` is readable: a learned model made under an older
+    preprocessing was refused for the shipped model already, base and all.)
+
+    The memory describes a page by every member network's feature maps, and
+    its constants were chosen on the ensemble's: a single distilled network
+    draws one digit's examples so close together that a user's example
+    rarely stands out from MNIST's (the shipped network taught six 7s drawn
+    as 1s read one of them back as 7, the ensemble none).
+    """
     if "learned" in ref.metadata and (ref.path.parent / BASE_FILENAME).is_file():
         return ref.path.parent / BASE_FILENAME
+    if ref.second_opinion is not None:
+        return ref.second_opinion.ref.path
     return ref.path
 
 

@@ -422,7 +422,7 @@ def main() -> None:
             "",
             *versus,
             f"Of preprocessing's {preprocess:.2f} ms, {kernels:.2f} ms run inside compiled "
-            "functions of numpy, scipy and Pillow (measured under cProfile), and about "
+            "functions of numpy, scipy, Pillow and OpenCV (measured under cProfile), and about "
             f"{max(0.0, preprocess - kernels):.2f} ms in the Python around them: the most that "
             "compiling that Python could save while the kernels do the same work. The "
             "costliest kernels (ms per file): "

@@ -81,7 +81,7 @@ def test_learn_writes_a_model_that_scan_uses(tmp_path: Path) -> None:
 
     options = ScanOptions(folder=folder, model=out / "digits.keras", jobs=1, exclude=("*.csv",))
     read = {r.file: r.digit for r in run_scan(options).results}
-    assert all(read[f"one_{i}.png"] == 1 for i in range(6))  # what it was taught
+    assert all(read[f"one_{i}.png"] == 1 for i in range(6)), sorted(read.items())  # taught
     shipped = {r.file: r.digit for r in run_scan(ScanOptions(folder=folder, jobs=1)).results}
     assert sum(shipped[f"one_{i}.png"] == 7 for i in range(6)) >= 5  # what it read before
 

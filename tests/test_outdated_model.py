@@ -79,10 +79,16 @@ def test_an_older_preprocessing_model_is_replaced_by_the_shipped_one(
     assert resolve_model(copy).path == copy and resolve_model(copy).outdated is None
 
 
-def test_the_shipped_model_is_never_refused(new_preprocessing: int) -> None:
+def test_the_shipped_model_is_never_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even after a future preprocessing change, before it is retrained: it is
+    the fallback, and the ensemble it consults (trained under versions 2-8)
+    is part of it."""
+    monkeypatch.setattr(model, "OLDEST_READABLE_PREPROCESS", model.PREPROCESS_VERSION + 1)
+    monkeypatch.setattr(model, "PREPROCESS_VERSION", model.PREPROCESS_VERSION + 1)
     shipped = resolve_model(None)
     assert shipped.source == "shipped" and shipped.outdated is None
-    assert shipped.metadata["preprocess_version"] < OLDEST_READABLE_PREPROCESS
+    assert shipped.metadata["preprocess_version"] < model.OLDEST_READABLE_PREPROCESS
+    assert shipped.second_opinion is not None
 
 
 def test_the_user_model_too_and_a_learned_one_names_learn_again(
