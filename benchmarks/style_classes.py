@@ -443,9 +443,7 @@ def main() -> None:
         wrong_unflagged = (~right & unflagged).sum() / max(1, unflagged.sum())
         blank = sum(r.digit is None for r in picked)
         read_as = Counter(
-            r.digit
-            for r in picked
-            if r.digit is not None and r.digit != expected(truth[r.file])
+            r.digit for r in picked if r.digit is not None and r.digit != expected(truth[r.file])
         )
         meets = (
             name in SHAPES
