@@ -69,13 +69,13 @@ def ink_up(image: np.ndarray) -> np.ndarray | None:
 def background(image: np.ndarray, percent: int) -> np.ndarray:
     """The paper level under every pixel: :func:`coarse_level` smoothed and
     brought back to full size."""
-    return resize(smooth3(coarse_level(image, percent)[1]), image.shape)
+    return resize(smooth3(coarse_level(image, percent)), image.shape)
 
 
-def coarse_level(image: np.ndarray, percent: int) -> tuple[np.ndarray, np.ndarray]:
-    """A coarse copy of the picture (48 px on its longer side) and a
-    percentile of its neighbourhoods, one per block of 4x4 pixels of it:
-    the paper level, blind to strokes.
+def coarse_level(image: np.ndarray, percent: int) -> np.ndarray:
+    """A percentile of the picture's neighbourhoods, one per block of 4x4
+    pixels of a copy 48 px on its longer side: the paper level, blind to
+    strokes.
 
     The copy is made by halving the picture with a Gaussian pyramid first,
     which costs a fraction of an area resize over all its pixels. Each
@@ -94,7 +94,7 @@ def coarse_level(image: np.ndarray, percent: int) -> tuple[np.ndarray, np.ndarra
     padded = cv2.copyMakeBorder(level, 2, 2, 2, 2, cv2.BORDER_REPLICATE)
     windows = sliding_window_view(padded, (5, 5)).reshape(rows, cols, 25)
     rank = 25 * percent // 100  # the order statistic scipy's percentile_filter takes
-    return small, np.partition(windows, rank, axis=2)[..., rank]
+    return np.partition(windows, rank, axis=2)[..., rank]
 
 
 def remove_paper(inked: np.ndarray, ink_mask: np.ndarray | None = None) -> np.ndarray:
