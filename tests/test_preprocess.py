@@ -399,16 +399,21 @@ def test_faint_pencil_on_a_clean_scan_is_read() -> None:
     assert soft_similarity(clean, reading) > 0.9
 
 
-@pytest.mark.parametrize("kind", ["texture", "grain", "ruled"])
+@pytest.mark.parametrize("kind", ["texture", "grain", "ruled", "squared"])
 def test_paper_alone_stays_blank(kind: str) -> None:
     """The faint-ink rule must not read the paper itself: slow texture and
     shading of a few levels, or coarse grain, are not writing; nor are the
     lines of ruled paper with nothing written between them."""
     rng = np.random.default_rng(2)
-    if kind == "ruled":
+    if kind in ("ruled", "squared"):
         page = np.full((200, 160), 235.0)
         page[20::40, :] = 150
         page[21::40, :] = 150
+        if kind == "squared":  # where lines cross, printed twice: darker
+            page[:, 20::40] = 150
+            page[:, 21::40] = 150
+            page[20::40, 20::40] = page[21::40, 21::40] = 120
+            page[20::40, 21::40] = page[21::40, 20::40] = 120
     elif kind == "texture":
         field = ndimage.gaussian_filter(rng.normal(0, 1, (200, 160)), 12)
         page = 200 + 6 * field / np.abs(field).max() + rng.normal(0, 0.5, field.shape)

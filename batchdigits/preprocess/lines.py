@@ -104,9 +104,13 @@ def remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Erase ruled or squared paper lines without eating the digit.
 
     Two or more parallel lines are paper; a single line only as
-    :func:`_is_paper_line` says.
+    :func:`_is_paper_line` says. Where squared paper's lines were erased both
+    ways, what is left wholly inside them (the blots where two lines cross,
+    thicker than either) goes too: a stroke crossing a line reaches out of it.
     """
     cleaned = mask
+    grid = np.zeros_like(mask)
+    ways = 0
     for axis in (1, 0):
         bands = line_bands(cleaned, axis)
         if not bands:
@@ -126,9 +130,22 @@ def remove_ruled_lines(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
             # Nothing but the lines: two or more parallel ones are ruled
             # paper with nothing written on it; a lone one may be a 1.
             return np.zeros_like(cleaned) if len(bands) > 1 else cleaned
+        if len(bands) > 1:
+            ways += 1
+            for box in bands:
+                grid[widen(box, axis, 2, grid.shape)] = True
         # Re-join strokes the erased line cut through.
         thickness = max(box[1 - axis].stop - box[1 - axis].start for box in bands)
         bridge = (thickness + 3, 1) if axis == 1 else (1, thickness + 3)
         bridged = cv2.morphologyEx(as_uint8(rest), cv2.MORPH_CLOSE, np.ones(bridge, np.uint8))
         cleaned = rest | (bridged.view(bool) & band_mask)
-    return cleaned
+    return _without_crossings(cleaned, grid) if ways == 2 else cleaned
+
+
+def _without_crossings(mask: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``mask`` without the pieces that lie wholly inside ``grid``."""
+    count, labels = cv2.connectedComponents(as_uint8(mask), connectivity=8)
+    outside = np.zeros(count, dtype=bool)
+    outside[labels[mask & ~grid]] = True
+    outside[0] = False
+    return outside[labels]
