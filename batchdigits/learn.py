@@ -68,6 +68,7 @@ from .model import (
     ModelRef,
     metadata_path,
     read_metadata,
+    recorded_version,
     resolve_model,
     shipped_model_ref,
     softmax,
@@ -370,7 +371,7 @@ def load_corrections(
         if "preprocess_version" in data.files:
             version = int(data["preprocess_version"])
         else:  # kept before the store said: the model saved beside it does, else before 12
-            beside = read_metadata(path.with_name(MODEL_FILENAME)).get("preprocess_version")
+            beside = recorded_version(read_metadata(path.with_name(MODEL_FILENAME)))
             version = beside if beside is not None else OLDEST_READABLE_PREPROCESS - 1
     if version == PREPROCESS_VERSION and not reread:
         return examples

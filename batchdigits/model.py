@@ -182,12 +182,24 @@ class OutdatedModel:
         )
 
 
+def recorded_version(metadata: dict[str, Any]) -> int | None:
+    """The preprocessing version a model's metadata records, if it records one."""
+    version = metadata.get("preprocess_version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
 def readable_version(metadata: dict[str, Any]) -> bool:
     """Whether a model with this metadata may read this preprocessing's pictures."""
-    version = metadata.get("preprocess_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        return False
-    return version >= min(OLDEST_READABLE_PREPROCESS, PREPROCESS_VERSION)
+    version = recorded_version(metadata)
+    return version is not None and version >= min(OLDEST_READABLE_PREPROCESS, PREPROCESS_VERSION)
+
+
+def in_place_of(ref: ModelRef, shipped: ModelRef, remedy: str) -> ModelRef:
+    """``shipped``, reading in place of the outdated ``ref``; the warning
+    saying so, with the remedy, goes to the log."""
+    outdated = OutdatedModel(ref.path, ref.source, recorded_version(ref.metadata), remedy)
+    log.warning("warning: %s", outdated.warning(shipped))
+    return ModelRef(shipped.path, shipped.source, shipped.metadata, outdated)
 
 
 def relearn_remedy(path: Path, metadata: dict[str, Any]) -> str:
@@ -263,15 +275,7 @@ def readable(ref: ModelRef) -> ModelRef:
     shipped = shipped_model_ref()
     if _same_bytes(ref, shipped):  # a copy of the shipped model is the shipped model
         return ref
-    version = ref.metadata.get("preprocess_version")
-    outdated = OutdatedModel(
-        ref.path,
-        ref.source,
-        version if isinstance(version, int) and not isinstance(version, bool) else None,
-        relearn_remedy(ref.path, ref.metadata),
-    )
-    log.warning("warning: %s", outdated.warning(shipped))
-    return ModelRef(shipped.path, shipped.source, shipped.metadata, outdated)
+    return in_place_of(ref, shipped, relearn_remedy(ref.path, ref.metadata))
 
 
 def read_metadata(model_path: Path) -> dict[str, Any]:
@@ -400,31 +404,17 @@ def helper_model_ref(filename: str, train_flag: str) -> ModelRef:
     when neither is there. Hashed like the digit model, so an ``--incremental``
     run re-reads a file when it changes."""
     user = user_model_dir() / filename
-    path = user if user.is_file() else shipped_model_path().with_name(filename)
+    ref = ModelRef(user, "user", read_metadata(user)) if user.is_file() else None
+    if ref is not None and readable_version(ref.metadata):
+        return ref
+    path = shipped_model_path().with_name(filename)
     if not path.is_file():
         raise ModelError(
             f"the model {filename} for --numbers is missing from the installation: {path}",
             remedy=f"reinstall batchdigits, or train it with 'batchdigits train {train_flag}'",
         )
-    ref = ModelRef(path, "user" if path == user else "shipped", read_metadata(path))
-    if ref.source == "shipped" or readable_version(ref.metadata):
-        return ref
-    shipped = shipped_model_path().with_name(filename)
-    if not shipped.is_file():
-        raise ModelError(
-            f"the model {filename} for --numbers is missing from the installation: {shipped}",
-            remedy=f"reinstall batchdigits, or train it with 'batchdigits train {train_flag}'",
-        )
-    version = ref.metadata.get("preprocess_version")
-    outdated = OutdatedModel(
-        path,
-        "user",
-        version if isinstance(version, int) and not isinstance(version, bool) else None,
-        f"batchdigits train {train_flag}",
-    )
-    fallback = ModelRef(shipped, "shipped", read_metadata(shipped))
-    log.warning("warning: %s", outdated.warning(fallback))
-    return ModelRef(shipped, "shipped", fallback.metadata, outdated)
+    shipped = ModelRef(path, "shipped", read_metadata(path))
+    return shipped if ref is None else in_place_of(ref, shipped, f"batchdigits train {train_flag}")
 
 
 def load_helper_model(ref: ModelRef, threads: int | None = None) -> Any:

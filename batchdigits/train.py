@@ -26,7 +26,14 @@ from scipy import ndimage
 
 from . import __version__
 from .errors import ModelError, TrainingDataError
-from .model import ARCHITECTURE, MODEL_FILENAME, build_model, metadata_path, user_model_dir
+from .model import (
+    ARCHITECTURE,
+    MODEL_FILENAME,
+    build_model,
+    metadata_path,
+    read_metadata,
+    user_model_dir,
+)
 from .parallel import available_cores, ordered_map
 from .preprocess import MNIST_SIDE, PREPROCESS_VERSION, to_mnist, to_model_input
 from .recipe import (
@@ -121,16 +128,11 @@ def consult_teacher(teacher: Path, out_dir: Path) -> dict[str, Any]:
         shutil.copyfile(teacher, beside)
         if metadata_path(teacher).is_file():
             shutil.copyfile(metadata_path(teacher), metadata_path(beside))
-    teacher_meta = (
-        json.loads(metadata_path(teacher).read_text(encoding="utf-8"))
-        if (metadata_path(teacher).is_file())
-        else {}
-    )
     return {
         "file": teacher.name,
         "below": SECOND_OPINION_BELOW,
         "weight": SECOND_OPINION_WEIGHT,
-        "temperature": float(teacher_meta.get("temperature", 1.0)),
+        "temperature": float(read_metadata(teacher).get("temperature", 1.0)),
     }
 
 
