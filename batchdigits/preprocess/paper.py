@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .ink import MIN_CONTRAST
 from .levels import level_percentile, median, outer_ring, percentile
 from .scale import resize, scaled_shape
 
@@ -122,12 +123,12 @@ def remove_paper(inked: np.ndarray, ink_mask: np.ndarray | None = None) -> np.nd
     return np.maximum(inked - resize(filled, inked.shape), 0.0)
 
 
-def dense_ink(inked: np.ndarray, least_contrast: float) -> np.ndarray | None:
+def dense_ink(inked: np.ndarray) -> np.ndarray | None:
     """The ink, by its level against the paper at the picture's edges, when
     it covers more than ``DENSE_INK`` of the picture; else None."""
     paper = median(outer_ring(inked))
     top = level_percentile(inked[::2, ::2], 99)
-    if top - paper < least_contrast:
+    if top - paper < MIN_CONTRAST:
         return None
     dense = inked > paper + 0.5 * (top - paper)
     return dense if np.count_nonzero(dense) > DENSE_INK * dense.size else None

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .borders import crop_scanner_borders, crop_to_sheet
-from .ink import MIN_CONTRAST, ink_mask
+from .ink import ink_mask
 from .lines import remove_ruled_lines
 from .mnist_form import shape_digit
 from .paper import dense_ink, ink_up, remove_paper
@@ -113,7 +113,7 @@ def find_ink(image: np.ndarray, work_max: int, ruled_lines: bool = True) -> Ink 
     mask = ink_mask(ink)
     if mask is None:
         return None
-    dense = dense_ink(inked, MIN_CONTRAST)
+    dense = dense_ink(inked)
     if np.count_nonzero(mask) > THICK_INK * mask.size or dense is not None:
         # Thick strokes cover most of the window the first background
         # estimate looks at; estimate the paper again with the ink masked out.
