@@ -28,7 +28,7 @@ from scan_benchmark import generate
 
 from batchdigits.load import load_pages
 from batchdigits.model import KerasClassifier, ModelRef, read_metadata, shipped_model_path
-from batchdigits.pipeline import SECOND_READING_BELOW
+from batchdigits.pipeline import choose_readings
 from batchdigits.preprocess import read_page, to_mnist
 from batchdigits.styles import STYLES, render_style
 from batchdigits.train import distort
@@ -39,7 +39,7 @@ THRESHOLDS = (0.95, 0.99)
 WEIGHTS = (0.25, 0.5, 0.75)
 
 
-def style_renders() -> tuple[np.ndarray, np.ndarray, None]:
+def style_renders() -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray | None]]:
     rng = np.random.default_rng(SEED)
     images, labels = [], []
     for name, (label, _) in STYLES.items():
@@ -48,10 +48,12 @@ def style_renders() -> tuple[np.ndarray, np.ndarray, None]:
             if reading is not None:
                 images.append(reading)
                 labels.append(label)
-    return np.stack(images), np.array(labels), None
+    return images, np.array(labels), [None] * len(images)
 
 
-def calibration_split(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def calibration_split(
+    data: Path,
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray | None]]:
     folder = generate("calibration", data)
     with (folder / "labels.csv").open(encoding="utf-8", newline="") as stream:
         truth = {row["file"]: int(row["label"]) for row in csv.DictReader(stream)}
@@ -61,9 +63,25 @@ def calibration_split(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if reading.first is None:
             continue
         firsts.append(reading.first)
-        wholes.append(reading.whole_page if reading.whole_page is not None else reading.first)
+        wholes.append(reading.whole_page)
         labels.append(truth[name])
-    return np.stack(firsts), np.array(labels), np.stack(wholes)
+    return firsts, np.array(labels), wholes
+
+
+def scored(
+    classifier: KerasClassifier,
+    images: list[np.ndarray],
+    labels: np.ndarray,
+    wholes: list[np.ndarray | None],
+) -> list[str]:
+    """Right, not flagged and wrong among unflagged, read as scan reads: the
+    classifier's own answer (second opinion and all), and the whole-page
+    reading where it is unsure (pipeline.choose_readings)."""
+    probabilities = choose_readings(classifier, images, wholes).probabilities
+    right = probabilities.argmax(1) == labels
+    unflagged = probabilities.max(1) >= 0.95
+    wrong = (~right & unflagged).sum() / max(1, unflagged.sum())
+    return [f"{right.mean():.2%}", f"{unflagged.mean():.1%}", f"{wrong:.2%}"]
 
 
 def main() -> None:
@@ -78,65 +96,34 @@ def main() -> None:
     ensemble = KerasClassifier(
         ModelRef(shipped.with_name(spec["file"]), "shipped", {"temperature": spec["temperature"]})
     )
+    cascades = {
+        (below, weight): KerasClassifier(
+            ModelRef(
+                shipped,
+                "shipped",
+                {**metadata, "second_opinion": {**spec, "below": below, "weight": weight}},
+            )
+        )
+        for below in THRESHOLDS
+        for weight in WEIGHTS
+    }
     rows = []
     for name, (images, labels, wholes) in (
         ("style renders (held-out seed)", style_renders()),
         ("scan benchmark calibration split", calibration_split(args.data)),
     ):
-        first, second = network.predict(images), ensemble.predict(images)
-        whole = (network.predict(wholes), ensemble.predict(wholes)) if wholes is not None else None
-
-        def scored(
-            mixed: np.ndarray, mixed_whole: np.ndarray | None, labels: np.ndarray = labels
-        ) -> list[str]:
-            if mixed_whole is not None:  # scan's whole-page reading where unsure
-                better = (mixed.max(1) < SECOND_READING_BELOW) & (mixed_whole.max(1) > mixed.max(1))
-                mixed = np.where(better[:, None], mixed_whole, mixed)
-            right = mixed.argmax(1) == labels
-            unflagged = mixed.max(1) >= 0.95
-            wrong = (~right & unflagged).sum() / max(1, unflagged.sum())
-            return [f"{right.mean():.2%}", f"{unflagged.mean():.1%}", f"{wrong:.2%}"]
-
-        rows.append(
-            [
-                name,
-                len(labels),
-                "network alone",
-                "",
-                *scored(first, None if whole is None else whole[0]),
-            ]
-        )
-        rows.append(
-            [
-                name,
-                len(labels),
-                "ensemble alone",
-                "",
-                *scored(second, None if whole is None else whole[1]),
-            ]
-        )
-        for below in THRESHOLDS:
-            for weight in WEIGHTS:
-
-                def mix(
-                    p: np.ndarray, q: np.ndarray, below: float = below, weight: float = weight
-                ) -> np.ndarray:
-                    unsure = p.max(1) < below
-                    return np.where(unsure[:, None], (1 - weight) * p + weight * q, p)
-
-                consulted = (first.max(1) < below).mean()
-                rows.append(
-                    [
-                        name,
-                        len(labels),
-                        f"below {below}, weight {weight}",
-                        f"{consulted:.1%}",
-                        *scored(
-                            mix(first, second),
-                            None if whole is None else mix(whole[0], whole[1]),
-                        ),
-                    ]
-                )
+        sure = network.predict(np.stack(images)).max(1)
+        for setting, classifier, consulted in (
+            ("network alone", network, ""),
+            ("ensemble alone", ensemble, ""),
+            *(
+                (f"below {below}, weight {weight}", cascade, f"{(sure < below).mean():.1%}")
+                for (below, weight), cascade in cascades.items()
+            ),
+        ):
+            rows.append(
+                [name, len(labels), setting, consulted, *scored(classifier, images, labels, wholes)]
+            )
     body = (
         f"Shipped network with its second opinion `{spec['file']}`; shipped setting: below "
         f"{spec['below']}, weight {spec['weight']}. Review threshold 0.95.\n\n"
