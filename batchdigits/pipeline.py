@@ -132,6 +132,7 @@ def prepare_file(
     """
     prepared: list[PreparedPage] = []
     pages: Iterator[Page] | None = None
+    prepare = prepare_number_page if numbers else partial(prepare_page, keep=keep)
     while True:
         started = time.perf_counter()
         try:
@@ -147,23 +148,9 @@ def prepare_file(
             if page is None:
                 return prepared
             decode_seconds = time.perf_counter() - started
-            if numbers:
-                prepared.append(
-                    prepare_number_page(
-                        source, page, decode_seconds, max_pixels=max_pixels, pictures=pictures
-                    )
-                )
-            else:
-                prepared.append(
-                    prepare_page(
-                        source,
-                        page,
-                        decode_seconds,
-                        max_pixels=max_pixels,
-                        pictures=pictures,
-                        keep=keep,
-                    )
-                )
+            prepared.append(
+                prepare(source, page, decode_seconds, max_pixels=max_pixels, pictures=pictures)
+            )
             continue
         number = prepared[-1].page + 1 if prepared and prepared[-1].page else None
         prepared.append(PreparedPage(source, number, None, error))
