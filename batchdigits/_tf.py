@@ -17,7 +17,7 @@ from types import ModuleType
 
 
 @contextlib.contextmanager
-def _stderr_silenced() -> Iterator[None]:
+def stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null: C++ logging bypasses sys.stderr."""
     try:
         sys.stderr.flush()
@@ -72,7 +72,7 @@ def import_tensorflow(threads: int | None = None) -> ModuleType:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     already = "tensorflow" in sys.modules
-    with _stderr_silenced():
+    with stderr_silenced():
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")

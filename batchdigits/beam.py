@@ -34,8 +34,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from .discover import SourceFile, is_hidden, scanned_extensions, selected
+from .lite import LITE_KEY, LITE_SUFFIX
 from .load import MAX_PIXELS
-from .model import MODEL_FILENAME, KerasClassifier, ModelRef, metadata_path, read_metadata
+from .model import MODEL_FILENAME, DigitClassifier, ModelRef, metadata_path, read_metadata
 from .options import DEFAULT_BATCH_SIZE
 from .output import csv_cells
 from .pipeline import PreparedPage, choose_readings, prepare_file, review_page
@@ -90,22 +91,34 @@ class PrepareFiles(beam.DoFn):
 
 
 def local_model(model_path: str) -> ModelRef:
-    """The model at ``model_path`` (and its metadata beside it), copied to a
-    local temporary file first where it is remote: Keras reads local files."""
+    """The model at ``model_path``, copied to a local temporary folder first
+    where it is remote (Keras and LiteRT read local files), with what its
+    metadata names beside it: its LiteRT twin and its second opinion."""
     path = Path(model_path)
     if not path.is_file():
+        remote_folder = model_path.rsplit("/", 1)[0] if "/" in model_path else "."
         path = Path(tempfile.mkdtemp(prefix="batchdigits-model-")) / MODEL_FILENAME
-        for remote, target in (
-            (model_path, path),
-            (model_path.removesuffix(".keras") + ".json", metadata_path(path)),
-        ):
-            if FileSystems.exists(remote):
-                with FileSystems.open(remote) as source, target.open("wb") as copy:
-                    shutil.copyfileobj(source, copy)
+        _fetch(model_path, path)
+        _fetch(model_path.removesuffix(".keras") + ".json", metadata_path(path))
+        metadata = read_metadata(path)
+        second = metadata.get("second_opinion")
+        names = [str(entry["file"]) for entry in (metadata.get(LITE_KEY), second) if entry]
+        if second:
+            stem = Path(str(second["file"])).stem
+            names += [stem + ".json", stem + LITE_SUFFIX]
+        for name in names:
+            _fetch(f"{remote_folder}/{name}", path.with_name(name))
     return ModelRef(path, "beam", read_metadata(path))
 
 
-class DigitModelHandler(ModelHandler[PreparedPage, PredictionResult, KerasClassifier]):
+def _fetch(remote: str, target: Path) -> None:
+    """Copy ``remote`` (any Beam file system) to ``target``, if it exists."""
+    if FileSystems.exists(remote):
+        with FileSystems.open(remote) as source, target.open("wb") as copy:
+            shutil.copyfileobj(source, copy)
+
+
+class DigitModelHandler(ModelHandler[PreparedPage, PredictionResult, DigitClassifier]):
     """Our Keras model for ``RunInference``: loaded once per worker from a file
     (copied to a local one first when remote), batches of ``batch_size``.
 
@@ -118,13 +131,13 @@ class DigitModelHandler(ModelHandler[PreparedPage, PredictionResult, KerasClassi
         self._model_path = model_path
         self._batch_size = batch_size
 
-    def load_model(self) -> KerasClassifier:
-        return KerasClassifier(local_model(self._model_path), threads=1)
+    def load_model(self) -> DigitClassifier:
+        return DigitClassifier(local_model(self._model_path), threads=1)
 
     def run_inference(
         self,
         batch: Sequence[PreparedPage],
-        model: KerasClassifier,
+        model: DigitClassifier,
         inference_args: dict[str, Any] | None = None,
     ) -> Iterable[PredictionResult]:
         classified = choose_readings(

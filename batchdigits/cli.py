@@ -635,13 +635,14 @@ def model_info(
     with _guarded(False):
         import json
 
-        from .model import resolve_model, user_model_path
+        from .model import lite_twin, resolve_model, user_model_path
 
         ref = resolve_model(model)
         info: dict[str, Any] = {
             "path": str(ref.path),
             "source": ref.source,
             "model_id": ref.model_id,
+            "runtime": "keras" if lite_twin(ref) is None else "litert",
             "user_model_path": str(user_model_path()),
             **ref.metadata,
         }

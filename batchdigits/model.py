@@ -299,15 +299,85 @@ class Classifier(Protocol):
         ...
 
 
-class KerasClassifier:
-    """One loaded Keras model, built once and reused for every batch."""
+class DigitClassifier:
+    """One loaded digit model, built once and reused for every batch: its
+    calibration, its second opinion, and the runtime that computes its
+    logits. The network runs on its LiteRT twin where it has an intact one
+    (:mod:`batchdigits.lite`: no TensorFlow import, a cheaper call, the
+    same logits), else on Keras; ``runtime="keras"`` insists on Keras."""
+
+    def __init__(self, ref: ModelRef, threads: int | None = None, runtime: str = "auto") -> None:
+        self.ref = ref
+        self.model_id = ref.model_id
+        self.temperature = ref.temperature
+        self._network = open_network(ref, threads, runtime)
+        second = ref.second_opinion
+        self._second = (
+            None if second is None else (second, DigitClassifier(second.ref, threads, runtime))
+        )
+
+    @property
+    def runtime(self) -> str:
+        """``"litert"`` or ``"keras"``: what computes this model's logits."""
+        return self._network.runtime
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Raw (N, 10) scores: one model call for the whole batch, never one per image."""
+        return self._network.logits(to_model_input(images))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for a batch; where the model is unsure and
+        names a second opinion, mixed with that model's (see :class:`SecondOpinion`)."""
+        probabilities = softmax(self.logits(images) / self.temperature)
+        if self._second is None:
+            return probabilities
+        second, classifier = self._second
+        unsure = np.flatnonzero(probabilities.max(axis=1) < second.below)
+        if unsure.size:
+            consulted = classifier.predict(np.asarray(images)[unsure])
+            probabilities[unsure] = (1 - second.weight) * probabilities[
+                unsure
+            ] + second.weight * consulted
+        return probabilities
+
+
+class Network(Protocol):
+    """What computes a model's logits: Keras, or the model's LiteRT twin."""
+
+    runtime: str
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 28, 28, 1) model input -> (N, 10) logits."""
+        ...
+
+
+def open_network(ref: ModelRef, threads: int | None = None, runtime: str = "auto") -> Network:
+    """The model's LiteRT twin where it has an intact one and LiteRT is
+    installed (unless ``runtime="keras"``), else the Keras model itself."""
+    from .lite import LiteNetwork
+
+    content = lite_twin(ref) if runtime != "keras" else None
+    return KerasNetwork(ref, threads) if content is None else LiteNetwork(content, threads)
+
+
+def lite_twin(ref: ModelRef) -> bytes | None:
+    """The bytes of the model's intact LiteRT twin, where LiteRT is installed
+    (see :mod:`batchdigits.lite`); None where the model is read by Keras."""
+    from . import lite
+
+    if not lite.runtime_available():
+        return None
+    return lite.twin_content(ref.path, ref.content, read_metadata(ref.path))
+
+
+class KerasNetwork:
+    """The Keras model itself, loaded from the bytes its id hashed."""
+
+    runtime = "keras"
 
     def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
         from ._tf import import_tensorflow, interrupts_deferred
 
-        self.ref = ref
-        self.model_id = ref.model_id
-        self.temperature = ref.temperature
         with interrupts_deferred():
             import_tensorflow(threads)
             import keras
@@ -329,38 +399,17 @@ class KerasClassifier:
                 f"{self._model.output_shape}, not 28x28x1 images to 10 digits",
                 remedy="use a model trained with 'batchdigits train'",
             )
-        second = ref.second_opinion
-        self._second = None if second is None else (second, KerasClassifier(second.ref, threads))
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """Raw (N, 10) scores: one model call for the whole batch, never one per image.
-
-        Ctrl-C or SIGTERM in the middle of the call is held until it returns
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Ctrl-C or SIGTERM in the middle of the call is held until it returns
         (a fraction of a second): raised inside TensorFlow's C++ it would
         surface as a SystemError, an "internal error" and exit code 1 instead
-        of a clean interruption.
-        """
+        of a clean interruption."""
         from ._tf import interrupts_deferred
 
-        batch = to_model_input(images)
         with interrupts_deferred():
             scores = self._model.predict_on_batch(batch)
         return np.asarray(scores, dtype=np.float64)
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities for a batch; where the model is unsure and
-        names a second opinion, mixed with that model's (see :class:`SecondOpinion`)."""
-        probabilities = softmax(self.logits(images) / self.temperature)
-        if self._second is None:
-            return probabilities
-        second, classifier = self._second
-        unsure = np.flatnonzero(probabilities.max(axis=1) < second.below)
-        if unsure.size:
-            consulted = classifier.predict(np.asarray(images)[unsure])
-            probabilities[unsure] = (1 - second.weight) * probabilities[
-                unsure
-            ] + second.weight * consulted
-        return probabilities
 
 
 def _load_snapshot(keras: Any, ref: ModelRef) -> Any:
@@ -434,8 +483,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def load_classifier(explicit: Path | None = None, threads: int | None = None) -> KerasClassifier:
-    return KerasClassifier(resolve_model(explicit), threads=threads)
+def load_classifier(explicit: Path | None = None, threads: int | None = None) -> DigitClassifier:
+    return DigitClassifier(resolve_model(explicit), threads=threads)
 
 
 def build_model() -> Any:
@@ -476,7 +525,7 @@ __all__ = [
     "ARCHITECTURE",
     "OLDEST_READABLE_PREPROCESS",
     "Classifier",
-    "KerasClassifier",
+    "DigitClassifier",
     "ModelRef",
     "OutdatedModel",
     "build_model",

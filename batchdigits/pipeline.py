@@ -26,7 +26,7 @@ from .discover import Discovery, SourceFile, discover_files, image_extensions
 from .errors import InputError, NoImagesError, OutputError
 from .load import Page, UnreadableImage, iter_pages, load_pages
 from .lock import OutputLock
-from .model import Classifier, KerasClassifier, resolve_model
+from .model import Classifier, DigitClassifier, resolve_model
 from .numbers import NumberReading, classify_numbers, digits_picture, number_row
 from .options import ScanOptions
 from .output import read_results, remove_stale_temporaries, write_manifest, write_results
@@ -463,7 +463,7 @@ def _scan(
         if classifier is None and todo:
             assert model_ref is not None
             loading = time.perf_counter()
-            classifier = KerasClassifier(model_ref, threads=jobs)
+            classifier = DigitClassifier(model_ref, threads=jobs)
             if helper_refs:
                 splits = KerasSplitChecker(helper_refs[0], threads=jobs)
                 strings = KerasStringReader(helper_refs[1], threads=jobs)

@@ -26,6 +26,7 @@ from scipy import ndimage
 
 from . import __version__
 from .errors import ModelError, TrainingDataError
+from .lite import LITE_KEY, export_twin, lite_path
 from .model import (
     ARCHITECTURE,
     MODEL_FILENAME,
@@ -125,9 +126,13 @@ def consult_teacher(teacher: Path, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     beside = out_dir / teacher.name
     if beside.resolve() != teacher.resolve():
-        shutil.copyfile(teacher, beside)
-        if metadata_path(teacher).is_file():
-            shutil.copyfile(metadata_path(teacher), metadata_path(beside))
+        for source, copy in (
+            (teacher, beside),
+            (lite_path(teacher), lite_path(beside)),
+            (metadata_path(teacher), metadata_path(beside)),
+        ):
+            if source.is_file() or source == teacher:
+                shutil.copyfile(source, copy)
     return {
         "file": teacher.name,
         "below": SECOND_OPINION_BELOW,
@@ -471,10 +476,14 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
 
 
 def save_model(model: Any, metadata: dict[str, Any], out_dir: Path) -> Path:
-    """Write the model and its metadata, each moved into place only when complete.
+    """Write the model, its LiteRT twin and its metadata, each moved into
+    place only when complete.
 
     The saved copy is uncompiled: inference needs the weights, not the
-    optimizer's state, which would double the file.
+    optimizer's state, which would double the file. The metadata goes last
+    and binds the twin to the Keras file by their hashes, so a run that
+    starts between two moves reads the new Keras file with Keras, never a
+    twin of another model (see :mod:`batchdigits.lite`).
     """
     import keras
 
@@ -485,8 +494,11 @@ def save_model(model: Any, metadata: dict[str, Any], out_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".train-") as tmp:
         staged = Path(tmp) / MODEL_FILENAME
         inference.save(staged)
+        twin = export_twin(inference, staged.read_bytes(), lite_path(staged))
         staged_meta = metadata_path(staged)
+        metadata[LITE_KEY] = twin
         staged_meta.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+        os.replace(lite_path(staged), lite_path(target))
         os.replace(staged, target)
         os.replace(staged_meta, metadata_path(target))
     return target

@@ -25,7 +25,7 @@ from scan_benchmark import expected_calibration_error, generate
 from batchdigits.discover import discover_files
 from batchdigits.load import MAX_PIXELS
 from batchdigits.model import (
-    KerasClassifier,
+    DigitClassifier,
     ModelRef,
     metadata_path,
     read_metadata,
@@ -36,7 +36,7 @@ from batchdigits.parallel import available_cores, ordered_map
 from batchdigits.pipeline import prepare_files
 
 
-def split_logits(classifier: KerasClassifier, split: str) -> tuple[np.ndarray, np.ndarray]:
+def split_logits(classifier: DigitClassifier, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Logits and labels of every readable, non-blank image of a split."""
     import csv
 
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     ref = resolve_model(args.model)
     uncalibrated = ModelRef(ref.path, ref.source, {**ref.metadata, "temperature": 1.0})
-    classifier = KerasClassifier(uncalibrated)
+    classifier = DigitClassifier(uncalibrated)
 
     cal_logits, cal_labels = split_logits(classifier, "calibration")
     test_logits, test_labels = split_logits(classifier, "test")

@@ -27,7 +27,7 @@ from _common import DEFAULT_MNIST, table, write_section
 from scan_benchmark import generate
 
 from batchdigits.load import load_pages
-from batchdigits.model import KerasClassifier, ModelRef, read_metadata, shipped_model_path
+from batchdigits.model import DigitClassifier, ModelRef, read_metadata, shipped_model_path
 from batchdigits.pipeline import choose_readings
 from batchdigits.preprocess import read_page, to_mnist
 from batchdigits.styles import STYLES, render_style
@@ -69,7 +69,7 @@ def calibration_split(
 
 
 def scored(
-    classifier: KerasClassifier,
+    classifier: DigitClassifier,
     images: list[np.ndarray],
     labels: np.ndarray,
     wholes: list[np.ndarray | None],
@@ -92,12 +92,12 @@ def main() -> None:
     metadata = read_metadata(shipped)
     spec = metadata["second_opinion"]
     alone = {key: value for key, value in metadata.items() if key != "second_opinion"}
-    network = KerasClassifier(ModelRef(shipped, "shipped", alone))
-    ensemble = KerasClassifier(
+    network = DigitClassifier(ModelRef(shipped, "shipped", alone))
+    ensemble = DigitClassifier(
         ModelRef(shipped.with_name(spec["file"]), "shipped", {"temperature": spec["temperature"]})
     )
     cascades = {
-        (below, weight): KerasClassifier(
+        (below, weight): DigitClassifier(
             ModelRef(
                 shipped,
                 "shipped",

@@ -54,7 +54,7 @@ from throughput import WORK, decode_only, image_files
 
 from batchdigits.discover import SourceFile
 from batchdigits.load import MAX_PIXELS, Page, load_pages
-from batchdigits.model import KerasClassifier
+from batchdigits.model import DigitClassifier
 from batchdigits.pipeline import TRUST_REDUCED_ABOVE, prepare_file
 from batchdigits.preprocess import mnist_readings, to_model_input
 from batchdigits.preprocess import reading as preprocess_reading
@@ -87,7 +87,7 @@ def blank_pages() -> list[Path]:
     return paths
 
 
-def lite_runtime(classifier: KerasClassifier, batch: np.ndarray) -> tuple[float, float, float]:
+def lite_runtime(classifier: DigitClassifier, batch: np.ndarray) -> tuple[float, float, float]:
     """Not what scan does: the same model converted to TensorFlow Lite and run
     by its XNNPACK CPU kernels, one thread. Returns CPU ms per image for Keras
     and for TensorFlow Lite, and the largest difference in their logits."""

@@ -37,7 +37,7 @@ from writers import HANDS, Hand, write
 
 from batchdigits.discover import discover_files
 from batchdigits.learn import LearnOptions, learn
-from batchdigits.model import KerasClassifier, resolve_model
+from batchdigits.model import DigitClassifier, resolve_model
 from batchdigits.options import ScanOptions
 from batchdigits.parallel import available_cores, ordered_map
 from batchdigits.pipeline import choose_readings, prepare_files, run_scan
@@ -126,7 +126,7 @@ class Elsewhere:
         self.scan_labels = np.array([truth[p.source.relative] for p in self.scans])
 
     def accuracies(self, model: Path | None) -> tuple[float, float]:
-        classifier = KerasClassifier(resolve_model(model))
+        classifier = DigitClassifier(resolve_model(model))
         mnist = np.argmax(classifier.predict(self.mnist), axis=1) == self.mnist_labels
         scans = choose_readings(
             classifier, [p.image for p in self.scans], [p.whole_page for p in self.scans]

@@ -113,3 +113,35 @@ def test_beam_command_refuses_a_missing_folder(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "folder not found" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_a_remote_model_is_fetched_with_its_twin_and_second_opinion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model on a bucket is copied to the worker with everything its
+    metadata names, so it reads as it does locally (same id, same runtime)."""
+    from batchdigits import beam as beam_module
+    from batchdigits.model import DigitClassifier, shipped_model_ref
+
+    folder = shipped_model_path().parent
+    fetched: list[str] = []
+
+    class Bucket:
+        """gs://bucket/models/NAME is the shipped model folder's NAME."""
+
+        @staticmethod
+        def exists(path: str) -> bool:
+            return (folder / path.removeprefix("gs://bucket/models/")).is_file()
+
+        @staticmethod
+        def open(path: str) -> io.BufferedReader:
+            fetched.append(path.rsplit("/", 1)[1])
+            return (folder / path.removeprefix("gs://bucket/models/")).open("rb")
+
+    monkeypatch.setattr(beam_module, "FileSystems", Bucket)
+    ref = beam_module.local_model("gs://bucket/models/digits.keras")
+    names = [stem + suffix for stem in ("digits", "teacher") for suffix in (".keras", ".json")]
+    assert sorted(fetched) == sorted([*names, "digits.tflite", "teacher.tflite"])
+    assert ref.model_id == shipped_model_ref().model_id
+    shipped = DigitClassifier(shipped_model_ref())
+    assert DigitClassifier(ref).runtime == shipped.runtime

@@ -259,7 +259,7 @@ def test_ctrl_c_during_a_model_call_is_raised_after_the_batch() -> None:
     """Ctrl-C landing inside TensorFlow's predict (it happened in CI) must
     not unwind through its C++: the batch finishes, then KeyboardInterrupt
     is raised, which the CLI turns into exit code 130."""
-    from batchdigits.model import KerasClassifier
+    from batchdigits.model import KerasNetwork
 
     steps: list[str] = []
 
@@ -270,12 +270,12 @@ def test_ctrl_c_during_a_model_call_is_raised_after_the_batch() -> None:
             steps.append("batch finished")
             return [[0.0] * 10]
 
-    classifier = KerasClassifier.__new__(KerasClassifier)
-    classifier._model = InterruptedMidCall()
+    network = KerasNetwork.__new__(KerasNetwork)
+    network._model = InterruptedMidCall()
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
-            classifier.logits(draw_digit("7")[None, :28, :28])
+            network.logits(draw_digit("7")[None, :28, :28, None].astype("float32"))
             steps.append("after the call")
     finally:
         signal.signal(signal.SIGINT, previous)

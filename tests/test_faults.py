@@ -237,7 +237,7 @@ def scan_with(
     out = tmp_path / "out" / "r.csv"
     out.write_bytes(PREVIOUS)
     monkeypatch.setattr(
-        pipeline, "KerasClassifier", lambda ref, threads=None: FakeKeras(ref, threads, on_predict)
+        pipeline, "DigitClassifier", lambda ref, threads=None: FakeKeras(ref, threads, on_predict)
     )
     args = ["scan", str(tmp_path / "in"), "--out", str(out), "--jobs", "1"]
     return CliRunner().invoke(cli.app, args), out

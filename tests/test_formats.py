@@ -190,7 +190,7 @@ def test_max_pixels_option_reaches_the_decoder(
     folder.mkdir()
     Image.fromarray(draw_digit("1", size=(600, 500))).save(folder / "big.png")
     out = tmp_path / "r.csv"
-    monkeypatch.setattr(pipeline, "KerasClassifier", lambda ref, threads: CountingClassifier())
+    monkeypatch.setattr(pipeline, "DigitClassifier", lambda ref, threads: CountingClassifier())
     args = ["scan", str(folder), "--out", str(out), "--max-pixels", "100000", "--jobs", "1"]
     result = CliRunner().invoke(cli.app, args)
     assert result.exit_code == 3, result.output

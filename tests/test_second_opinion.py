@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from batchdigits.errors import ModelError
-from batchdigits.model import KerasClassifier, ModelRef, metadata_path
+from batchdigits.model import DigitClassifier, ModelRef, metadata_path
 
 keras = pytest.importorskip("keras")
 
@@ -34,7 +34,7 @@ def first_model(folder: Path, logits: list[float], below: float = 0.99) -> Model
 
 def test_a_sure_answer_is_the_first_models_alone(tmp_path: Path) -> None:
     ref = first_model(tmp_path, [0, 12, 0, 0, 0, 0, 0, 0, 0, 0])
-    probabilities = KerasClassifier(ref).predict(np.zeros((3, 28, 28), np.uint8))
+    probabilities = DigitClassifier(ref).predict(np.zeros((3, 28, 28), np.uint8))
     assert (probabilities.argmax(axis=1) == 1).all()
     assert probabilities[:, 1].min() > 0.99
 
@@ -43,7 +43,7 @@ def test_an_unsure_answer_is_mixed_with_the_second_opinion(tmp_path: Path) -> No
     """Unsure (about 0.6 for a 1), the first model's answer weighs a quarter:
     the second model's 2 wins, at a confidence that says the two disagreed."""
     ref = first_model(tmp_path, [0, 4, 3.5, 0, 0, 0, 0, 0, 0, 0])
-    probabilities = KerasClassifier(ref).predict(np.zeros((2, 28, 28), np.uint8))
+    probabilities = DigitClassifier(ref).predict(np.zeros((2, 28, 28), np.uint8))
     assert (probabilities.argmax(axis=1) == 2).all()
     assert 0.8 < probabilities[0, 2] < 0.95
     assert np.allclose(probabilities.sum(axis=1), 1.0)
@@ -61,5 +61,5 @@ def test_a_missing_second_opinion_is_an_error_with_a_remedy(tmp_path: Path) -> N
     ref = first_model(tmp_path, [0, 12, 0, 0, 0, 0, 0, 0, 0, 0])
     (tmp_path / "second.keras").unlink()
     with pytest.raises(ModelError) as raised:
-        KerasClassifier(ModelRef(ref.path, ref.source, ref.metadata))
+        DigitClassifier(ModelRef(ref.path, ref.source, ref.metadata))
     assert "second opinion" in str(raised.value) and raised.value.remedy

@@ -49,6 +49,9 @@ def test_train_smoke_writes_a_model_that_scan_uses(tmp_path: Path) -> None:
         assert key in metadata
     assert metadata["epochs"] == 1 and metadata["training_digits"] == 180
     assert "scan now uses this model" in result.stderr
+    from batchdigits import lite
+
+    assert lite.lite_path(model).is_file() and metadata[lite.LITE_KEY]["keras_sha256"]
 
     ref = resolve_model()
     assert ref.source == "user" and ref.path == model
@@ -104,7 +107,7 @@ def test_model_id_changes_with_what_decides_the_results(
 def test_combined_model_averages_its_members(tmp_path: Path) -> None:
     import keras
 
-    from batchdigits.model import KerasClassifier, ModelRef, build_model
+    from batchdigits.model import DigitClassifier, ModelRef, build_model
     from batchdigits.train import combine_models
 
     paths = []
@@ -118,8 +121,8 @@ def test_combined_model_averages_its_members(tmp_path: Path) -> None:
     assert len(report.metadata["members"]) == 2
 
     digits = np.stack([draw_digit(d, size=(28, 28), box=(8, 4, 20, 24), stroke=2) for d in "017"])
-    members = [KerasClassifier(ModelRef(p, "--model")).logits(digits) for p in paths]
-    combined = KerasClassifier(ModelRef(report.model_path, "--model")).logits(digits)
+    members = [DigitClassifier(ModelRef(p, "--model")).logits(digits) for p in paths]
+    combined = DigitClassifier(ModelRef(report.model_path, "--model")).logits(digits)
     np.testing.assert_allclose(combined, (members[0] + members[1]) / 2, rtol=1e-5, atol=1e-5)
 
     with pytest.raises(ModelError, match="at least two"):

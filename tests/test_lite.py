@@ -1,0 +1,116 @@
+"""The LiteRT twin: the shipped model read without TensorFlow, with the same answers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from batchdigits import lite
+from batchdigits.model import (
+    DigitClassifier,
+    ModelRef,
+    metadata_path,
+    read_metadata,
+    shipped_model_path,
+    shipped_model_ref,
+)
+from batchdigits.preprocess import to_mnist
+
+from .conftest import SAMPLE_SCANS, draw_digit
+
+needs_litert = pytest.mark.skipif(
+    not lite.runtime_available(), reason="ai-edge-litert has no wheel for this platform"
+)
+
+
+def sample_digits() -> np.ndarray:
+    """Digits as scan reads them, from sample_scans/ and drawn in code."""
+    from batchdigits.load import load_pages
+
+    pictures = [to_mnist(draw_digit(d, size=(120, 100), stroke=5)) for d in "017"]
+    for path in sorted(SAMPLE_SCANS.glob("*.jpg"))[:40]:
+        pictures.append(to_mnist(load_pages(path)[0].pixels))
+    return np.stack(pictures)
+
+
+def copy_of_shipped(folder: Path) -> Path:
+    """The shipped model with its twin, metadata and second opinion, in ``folder``."""
+    shipped = shipped_model_path()
+    for name in ("digits", "teacher"):
+        for suffix in (".keras", ".tflite", ".json"):
+            shutil.copyfile(shipped.with_name(name + suffix), folder / (name + suffix))
+    return folder / shipped.name
+
+
+@needs_litert
+def test_the_shipped_model_reads_on_its_twin_with_kerass_answers() -> None:
+    ref = shipped_model_ref()
+    twin = DigitClassifier(ref)
+    keras = DigitClassifier(ref, runtime="keras")
+    assert twin.runtime == "litert" and keras.runtime == "keras"
+    assert twin.model_id == keras.model_id
+    digits = sample_digits()
+    np.testing.assert_allclose(twin.logits(digits), keras.logits(digits), atol=1e-4)
+    on_twin, on_keras = twin.predict(digits), keras.predict(digits)
+    assert (on_twin.argmax(axis=1) == on_keras.argmax(axis=1)).all()
+    np.testing.assert_allclose(on_twin, on_keras, atol=1e-4)
+
+
+@needs_litert
+def test_a_replaced_keras_file_is_read_by_keras_not_by_the_old_twin(tmp_path: Path) -> None:
+    """The twin is bound to the Keras file it was exported from: a model
+    replaced beside it (by hand, or a copy gone stale) must answer itself."""
+    path = copy_of_shipped(tmp_path)
+    shutil.copyfile(tmp_path / "teacher.keras", path)  # another network in digits.keras
+    ref = ModelRef(path, "--model", read_metadata(path))
+    classifier = DigitClassifier(ref)
+    assert classifier.runtime == "keras"
+    digits = sample_digits()[:12]
+    teacher = DigitClassifier(ModelRef(tmp_path / "teacher.keras", "--model"), runtime="keras")
+    np.testing.assert_allclose(classifier.logits(digits), teacher.logits(digits), atol=1e-5)
+
+
+@needs_litert
+def test_a_damaged_twin_is_not_used(tmp_path: Path) -> None:
+    path = copy_of_shipped(tmp_path)
+    twin = lite.lite_path(path)
+    twin.write_bytes(twin.read_bytes()[:1000])
+    assert DigitClassifier(ModelRef(path, "--model", read_metadata(path))).runtime == "keras"
+    twin.unlink()
+    assert DigitClassifier(ModelRef(path, "--model", read_metadata(path))).runtime == "keras"
+
+
+@needs_litert
+def test_a_model_without_a_twin_in_its_metadata_is_read_by_keras(tmp_path: Path) -> None:
+    path = copy_of_shipped(tmp_path)
+    metadata = read_metadata(path)
+    del metadata[lite.LITE_KEY]
+    metadata_path(path).write_text(json.dumps(metadata), encoding="utf-8")
+    classifier = DigitClassifier(ModelRef(path, "--model", metadata))
+    assert classifier.runtime == "keras"
+    assert classifier._second is not None and classifier._second[1].runtime == "litert"
+
+
+@needs_litert
+def test_scan_on_the_shipped_model_does_not_import_tensorflow(tmp_path: Path) -> None:
+    """TensorFlow's import was most of a scan's start-up: a cron job over a
+    few files, or a scan of many, must not pay it for the shipped model."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from batchdigits.api import scan_report\n"
+        f"out = Path({str(tmp_path / 'r.csv')!r})\n"
+        f"report = scan_report(Path({str(SAMPLE_SCANS)!r}), out=out)\n"
+        "assert report.summary.rows >= 100, report.summary\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "False"
+    assert "XNNPACK" not in ran.stderr
