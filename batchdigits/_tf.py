@@ -15,23 +15,7 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
-
-@contextlib.contextmanager
-def stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null: C++ logging bypasses sys.stderr."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from .quiet import stderr_silenced
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._tf import stderr_silenced
+from .quiet import stderr_silenced
 
 #: Suffix of a model's LiteRT twin, beside its ``.keras`` file.
 LITE_SUFFIX = ".tflite"

@@ -203,6 +203,57 @@ def test_broken_png_checksum(tmp_path: Path, page: np.ndarray) -> None:
         load_pages(path)
 
 
+def colour_scan(page: np.ndarray) -> Image.Image:
+    """A colour scan of ``page``: tinted paper and sensor noise in every channel."""
+    rng = np.random.default_rng(4)
+    rgb = np.dstack([page * 0.9 + 20, page * 0.8 + 30, page * 0.7 + 40]).astype(float)
+    rgb += rng.normal(0, 6, rgb.shape)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+
+def test_colour_png_grey_levels_are_exactly_pillows(tmp_path: Path, page: np.ndarray) -> None:
+    """Colour PNGs are inflated by OpenCV (faster) and turned grey by Pillow:
+    every grey level must be what Pillow's own decode gives."""
+    colour = colour_scan(page)
+    for name, params in (("plain.png", {}), ("interlaced.png", {"interlace": 1})):
+        path = saved(tmp_path, colour, name, **params)
+        [loaded] = load_pages(path)
+        with Image.open(path) as image:
+            expected = np.asarray(image.convert("L"))
+        assert loaded.pixels.dtype == np.uint8 and loaded.pixels.flags.writeable
+        np.testing.assert_array_equal(loaded.pixels, expected)
+
+
+def test_colour_png_with_exif_orientation_is_turned_upright(
+    tmp_path: Path, page: np.ndarray
+) -> None:
+    stored = colour_scan(page).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    [loaded] = load_pages(saved(tmp_path, stored, "phone.png", exif=exif))
+    assert loaded.pixels.shape == page.shape
+    assert loaded.pixels[5:15, 5:15].mean() < 80  # the marker is back top-left
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_broken_colour_png_is_a_clear_error(
+    tmp_path: Path, page: np.ndarray, damage: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The message is ours (it goes in the row); libpng's own is not printed."""
+    buffer = io.BytesIO()
+    colour_scan(page).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[data.index(b"IDAT") + 10] ^= 0xFF
+    path = tmp_path / f"{damage}.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(UnreadableImage, match="corrupt or truncated"):
+        load_pages(path)
+    assert capfd.readouterr().err == ""
+
+
 def test_vanished_file(tmp_path: Path) -> None:
     with pytest.raises(UnreadableImage, match="disappeared"):
         load_pages(tmp_path / "gone.png")
