@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,16 +65,49 @@ def to_model_input(strips: np.ndarray) -> np.ndarray:
     return (np.asarray(strips, dtype=np.float32) / 255.0)[..., None]
 
 
-def decode(logits: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
-    """Best-path CTC decoding: per strip, the digits, the path's probability
-    (the chance of the most likely alignment), and each digit's probability
-    (its best frame's)."""
+@dataclass(frozen=True)
+class StringReading:
+    """The string model's reading of one strip: its digits, the chance of its
+    most likely alignment, each digit's probability (its best frame's), and
+    the frames' log-probabilities, which score any other reading of the
+    strip (:meth:`log_likelihood`)."""
+
+    digits: str
+    probability: float
+    digit_probabilities: tuple[float, ...]
+    log_frames: np.ndarray = field(repr=False)
+
+    def log_likelihood(self, digits: str) -> float:
+        """log P(``digits`` | strip), summed over every alignment of them to
+        the frames (CTC's forward algorithm): how well the string model's
+        view of the ink fits a reading, its own or the segmenting reader's."""
+        labels = [BLANK]
+        for digit in digits:
+            labels += [int(digit), BLANK]
+        states = np.array(labels)
+        # A state may be reached from two back where it is a digit unlike the one two back.
+        skip = np.zeros(len(states), dtype=bool)
+        skip[2:] = (states[2:] != BLANK) & (states[2:] != states[:-2])
+        alpha = np.full(len(states), -np.inf)
+        alpha[: min(2, len(states))] = self.log_frames[0, states[: min(2, len(states))]]
+        for frame in self.log_frames[1:]:
+            one_back = np.concatenate(([-np.inf], alpha))[: len(alpha)]
+            two_back = np.where(
+                skip, np.concatenate(([-np.inf, -np.inf], alpha))[: len(alpha)], -np.inf
+            )
+            alpha = np.logaddexp(np.logaddexp(alpha, one_back), two_back) + frame[states]
+        return float(np.logaddexp.reduce(alpha[-2:]))
+
+
+def decode(logits: np.ndarray) -> list[StringReading]:
+    """Best-path CTC decoding of (N, STEPS, 11) logits, one reading per strip."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    log_frames = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    probabilities = np.exp(log_frames)
     best = probabilities.argmax(axis=-1)
     top = probabilities.max(axis=-1)
     readings = []
-    for classes, sure in zip(best, top, strict=True):
+    for classes, sure, frames in zip(best, top, log_frames, strict=True):
         digits: list[str] = []
         confidences: list[float] = []
         previous = BLANK
@@ -85,7 +119,7 @@ def decode(logits: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
                 confidences[-1] = max(confidences[-1], float(sure[step]))
             previous = int(label)
         path = float(np.exp(np.log(np.maximum(sure, 1e-12)).sum()))
-        readings.append(("".join(digits), path, tuple(confidences)))
+        readings.append(StringReading("".join(digits), path, tuple(confidences), frames))
     return readings
 
 
@@ -94,8 +128,8 @@ class StringReader(Protocol):
 
     model_id: str
 
-    def read(self, strips: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
-        """(N, 32, 256) strips -> per strip (digits, confidence, per-digit confidences)."""
+    def read(self, strips: np.ndarray) -> list[StringReading]:
+        """(N, 32, 256) strips -> one reading per strip."""
         ...
 
 
@@ -106,7 +140,7 @@ class KerasStringReader:
         self.model_id = ref.model_id
         self._model = load_helper_model(ref, threads)
 
-    def read(self, strips: np.ndarray) -> list[tuple[str, float, tuple[float, ...]]]:
+    def read(self, strips: np.ndarray) -> list[StringReading]:
         from ._tf import interrupts_deferred
 
         with interrupts_deferred():
@@ -203,7 +237,7 @@ def train_string_model(
     for epoch in range(epochs):
         model.fit(to_model_input(strips), targets, batch_size=64, epochs=1, verbose=0)
         read = decode(np.asarray(model.predict(to_model_input(check), verbose=0)))
-        accuracy = float(np.mean([r[0] == t for r, t in zip(read, truth, strict=True)]))
+        accuracy = float(np.mean([r.digits == t for r, t in zip(read, truth, strict=True)]))
         log(f"epoch {epoch + 1}/{epochs}: check numbers read right {accuracy:.1%}")
     metadata = {
         "name": "batchdigits-strings",
@@ -227,7 +261,9 @@ def train_string_model(
     return metadata
 
 
-def read_strips(reader: StringReader | None, strips: Sequence[np.ndarray | None]) -> list[Any]:
+def read_strips(
+    reader: StringReader | None, strips: Sequence[np.ndarray | None]
+) -> list[StringReading | None]:
     """The string model's reading of each strip (None where there is none)."""
     present = [strip for strip in strips if strip is not None]
     if reader is None or not present:

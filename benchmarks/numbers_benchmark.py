@@ -228,18 +228,20 @@ Had the review threshold been each of these (choose it on the calibration split)
 
 def fit_confidence(
     folder: Path, truth: list[dict[str, str]]
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """numbers.LATTICE_WEIGHTS and numbers.AGREEMENT_WEIGHTS: logistic
-    regressions (lightly regularised, by Newton's method) of "the string is
-    right" on the readings' features over the given split, read as scan
-    reads it: first the segmenting reading's, then, with its confidence from
-    the first fit, the combined reading's."""
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """numbers.LATTICE_WEIGHTS, CHOICE_WEIGHTS and AGREEMENT_WEIGHTS:
+    logistic regressions (lightly regularised, by Newton's method) over the
+    given split, read as scan reads it: of "the string is right" on the
+    segmenting reading's features; then, where the two readers differ and
+    exactly one is right, of "the string model's is" on the choice features;
+    then, with both fits in place, of "the string is right" on the combined
+    reading's features."""
     from batchdigits import numbers
     from batchdigits.discover import SourceFile
     from batchdigits.model import load_classifier
     from batchdigits.pipeline import prepare_files
     from batchdigits.splits import load_split_checker
-    from batchdigits.strings import load_string_reader
+    from batchdigits.strings import load_string_reader, read_strips
 
     sources = [SourceFile.of(folder / r["file"]) for r in truth]
     segmentations = [
@@ -256,7 +258,21 @@ def fit_confidence(
         return _logistic(np.array([f for f, _ in rows]), np.array([ok for _, ok in rows], float))
 
     numbers.LATTICE_WEIGHTS = lattice = fit((None,))
-    return lattice, fit((load_string_reader(),))
+    reader = load_string_reader()
+    segmenting = numbers.classify_numbers(*models, None, segmentations)  # type: ignore[arg-type]
+    wholes = read_strips(reader, [None if s is None else s.strip for s in segmentations])
+    decided = [
+        (numbers.choice_features(mine, whole), whole.digits == label)
+        for mine, whole, label in zip(segmenting, wholes, labels, strict=True)
+        if mine is not None
+        and whole is not None
+        and whole.digits
+        and (mine.number == label) != (whole.digits == label)
+    ]
+    numbers.CHOICE_WEIGHTS = choice = _logistic(
+        np.array([f for f, _ in decided]), np.array([ok for _, ok in decided], float)
+    )
+    return lattice, choice, fit((reader,))
 
 
 def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
@@ -290,8 +306,11 @@ def main() -> None:
         return
 
     if args.fit:
-        lattice, agreement = fit_confidence(folder, truth)
-        print(f"LATTICE_WEIGHTS = {lattice}\nAGREEMENT_WEIGHTS = {agreement}")
+        lattice, choice, agreement = fit_confidence(folder, truth)
+        print(
+            f"LATTICE_WEIGHTS = {lattice}\nCHOICE_WEIGHTS = {choice}\n"
+            f"AGREEMENT_WEIGHTS = {agreement}"
+        )
         return
     from batchdigits.api import scan_report
 

@@ -21,6 +21,7 @@ from batchdigits.pipeline import run_scan
 from batchdigits.results import NUMBER_COLUMNS, ScanResult
 from batchdigits.review import DEFAULT_REVIEW_BELOW
 from batchdigits.segment import Segmentation, remove_field_lines, segment_number
+from batchdigits.strings import BLANK, STEPS, StringReading, decode
 
 from .conftest import CountingClassifier
 
@@ -137,6 +138,42 @@ def test_a_doubtful_split_lowers_the_confidence_and_says_why() -> None:
     assert not _row(sure).needs_review
 
 
+def string_reading(digits: str, sure: list[float]) -> StringReading:
+    """The string model's reading of frames that hold ``digits``, each on two
+    frames at probability ``sure[i]`` (the rest on the blank), blanks between."""
+    probabilities = np.full((STEPS, BLANK + 1), 1e-6)
+    probabilities[:, BLANK] = 1.0
+    for index, (digit, chance) in enumerate(zip(digits, sure, strict=True)):
+        for step in (4 * index + 1, 4 * index + 2):
+            probabilities[step, BLANK] = 1 - chance
+            probabilities[step, int(digit)] = chance
+    return decode(np.log(probabilities)[None])[0]
+
+
+def test_the_string_model_scores_any_reading_over_every_alignment() -> None:
+    """log_likelihood is CTC's: the log of the summed probability of every
+    frame path that collapses to the digits (checked against enumerating
+    all 11**4 paths of four frames)."""
+    from itertools import product
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, BLANK + 1))
+    frames = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    reading = StringReading("", 0.0, (), frames)
+    totals: dict[str, float] = {}
+    for path in product(range(BLANK + 1), repeat=4):
+        digits, previous = "", None
+        for label in path:
+            if label != BLANK and label != previous:
+                digits += str(label)
+            previous = label
+        chance = float(np.exp(sum(frames[step, label] for step, label in enumerate(path))))
+        totals[digits] = totals.get(digits, 0.0) + chance
+    for digits, total in totals.items():
+        assert reading.log_likelihood(digits) == pytest.approx(np.log(total), abs=1e-9)
+    assert reading.log_likelihood("12345") == -np.inf  # five digits cannot fit four frames
+
+
 def test_the_string_model_is_weighed_against_the_segmenting_reading() -> None:
     """Where the two readers agree the number is surer than where they do
     not; where they differ the reading more likely right is taken, and a
@@ -145,17 +182,19 @@ def test_the_string_model_is_weighed_against_the_segmenting_reading() -> None:
     probabilities = np.stack([_sure(1, 0.9), _sure(7, 0.9), _sure(4, 0.2)])
     reading = read_number(segmentation, probabilities, np.array([0.9, 0.9, 0.1]))
     assert reading is not None and reading.number == "17"
-    agreed = combine(reading, ("17", 0.9, (0.95, 0.95)))
-    differed = combine(reading, ("171", 0.2, (0.9, 0.5, 0.6)))
+    agreed = combine(reading, string_reading("17", [0.95, 0.95]))
+    # The string model's third digit is barely there: its frames fit "17" nearly as well.
+    differed = combine(reading, string_reading("171", [0.95, 0.95, 0.52]))
     assert agreed is not None and differed is not None
     assert agreed.agreed and not differed.agreed
     assert agreed.confidence > differed.confidence
-    assert differed.number == "17"  # the string model was less sure
-    taken = combine(reading, ("171", 0.9999, (1.0, 1.0, 1.0)))
-    assert taken is not None and taken.number == "171" and taken.digit_confidences == (1.0,) * 3
-    alone = combine(None, ("42", 0.8, (0.9, 0.9)))
+    assert differed.number == "17"
+    taken = combine(reading, string_reading("171", [0.9999, 0.9999, 0.9999]))
+    assert taken is not None and taken.number == "171"
+    assert taken.digit_confidences == pytest.approx((0.9999,) * 3, abs=1e-4)
+    alone = combine(None, string_reading("42", [0.9, 0.9]))
     assert alone is not None and alone.number == "42"
-    assert combine(None, ("", 0.1, ())) is None
+    assert combine(None, string_reading("", [])) is None
 
 
 def test_a_mark_the_split_model_rejects_is_left_out() -> None:
