@@ -34,7 +34,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from .discover import SourceFile, is_hidden, scanned_extensions, selected
-from .lite import LITE_KEY, LITE_SUFFIX
+from .lite import LITE_KEY, lite_path
 from .load import MAX_PIXELS
 from .model import MODEL_FILENAME, DigitClassifier, ModelRef, metadata_path, read_metadata
 from .options import DEFAULT_BATCH_SIZE
@@ -104,8 +104,8 @@ def local_model(model_path: str) -> ModelRef:
         second = metadata.get("second_opinion")
         names = [str(entry["file"]) for entry in (metadata.get(LITE_KEY), second) if entry]
         if second:
-            stem = Path(str(second["file"])).stem
-            names += [stem + ".json", stem + LITE_SUFFIX]
+            consulted = Path(str(second["file"]))
+            names += [metadata_path(consulted).name, lite_path(consulted).name]
         for name in names:
             _fetch(f"{remote_folder}/{name}", path.with_name(name))
     return ModelRef(path, "beam", read_metadata(path))

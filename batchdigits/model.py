@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -299,6 +299,10 @@ class Classifier(Protocol):
         ...
 
 
+#: ``"auto"``: a model's LiteRT twin where it has one, else Keras; ``"keras"``: Keras.
+Runtime = Literal["auto", "keras"]
+
+
 class DigitClassifier:
     """One loaded digit model, built once and reused for every batch: its
     calibration, its second opinion, and the runtime that computes its
@@ -306,7 +310,9 @@ class DigitClassifier:
     (:mod:`batchdigits.lite`: no TensorFlow import, a cheaper call, the
     same logits), else on Keras; ``runtime="keras"`` insists on Keras."""
 
-    def __init__(self, ref: ModelRef, threads: int | None = None, runtime: str = "auto") -> None:
+    def __init__(
+        self, ref: ModelRef, threads: int | None = None, runtime: Runtime = "auto"
+    ) -> None:
         self.ref = ref
         self.model_id = ref.model_id
         self.temperature = ref.temperature
@@ -351,7 +357,7 @@ class Network(Protocol):
         ...
 
 
-def open_network(ref: ModelRef, threads: int | None = None, runtime: str = "auto") -> Network:
+def open_network(ref: ModelRef, threads: int | None = None, runtime: Runtime = "auto") -> Network:
     """The model's LiteRT twin where it has an intact one and LiteRT is
     installed (unless ``runtime="keras"``), else the Keras model itself."""
     from .lite import LiteNetwork

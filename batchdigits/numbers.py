@@ -360,9 +360,11 @@ def combine(reading: NumberReading | None, whole: StringReading | None) -> Numbe
         whole = StringReading("", 0.0, (), np.zeros((1, BLANK + 1)))
     mine = 1e-3 if reading is None else min(max(reading.confidence, 1e-6), 1 - 1e-6)
     agree = reading is not None and reading.number == whole.digits
+    choice = None
+    if reading is not None and whole.digits and not agree:
+        choice = choice_features(reading, whole)
     take_whole = bool(whole.digits) and (
-        reading is None
-        or (not agree and calibrated(choice_features(reading, whole), CHOICE_WEIGHTS) > 0.5)
+        reading is None or (choice is not None and calibrated(choice, CHOICE_WEIGHTS) > 0.5)
     )
     features = (
         1.0,
@@ -370,7 +372,7 @@ def combine(reading: NumberReading | None, whole: StringReading | None) -> Numbe
         float(np.log(max(whole.probability, 1e-6))),
         float(agree),
         float(take_whole),
-        evidence(reading, whole),
+        0.0 if choice is None else choice[1],  # evidence(), computed once for both
     )
     confidence = calibrated(features, AGREEMENT_WEIGHTS)
     if take_whole or reading is None:
