@@ -21,6 +21,7 @@ from batchdigits.pipeline import run_scan
 from batchdigits.results import NUMBER_COLUMNS, ScanResult
 from batchdigits.review import DEFAULT_REVIEW_BELOW
 from batchdigits.segment import Segmentation, remove_field_lines, segment_number
+from batchdigits.segment.pieces import find_pieces, number_ink
 from batchdigits.strings import BLANK, STEPS, StringReading, decode
 
 from .conftest import CountingClassifier
@@ -389,3 +390,22 @@ def test_train_helper_models_and_scan_uses_them(
 
     trained_id = ModelRef(trained[0], "user", read_metadata(trained[0])).model_id
     assert trained_id in report.model_id
+
+
+def test_the_string_model_sees_a_faint_digits_fragments_that_the_pieces_leave_out() -> None:
+    """A faint 1 broken at the threshold into short dashes: each dash alone is
+    a mark, so no piece holds it, but the string model's strip keeps them
+    between the digits they stand among (it reads the number whole). Dust
+    stays out of both."""
+    mask = np.zeros((60, 160), dtype=bool)
+    mask[10:50, 10:16] = mask[10:16, 10:40] = mask[44:50, 10:40] = True  # a broad digit
+    mask[10:50, 110:116] = mask[10:16, 110:140] = True  # another
+    for top in (10, 24, 38):  # the faint 1 between them: three dashes
+        mask[top : top + 9, 74:76] = True
+    mask[30:32, 92:94] = True  # dust
+    pieces, height = find_pieces(mask)
+    assert len(pieces) == 2 and height == 40
+    ink = number_ink(mask, pieces, height)
+    assert ink.shape == (40, 130)  # the pieces' box
+    assert ink[:, 64:66].sum() == 3 * 9 * 2  # the dashes, at column 74 of the picture
+    assert ink.sum() == sum(p.mask.sum() for p in pieces) + 3 * 9 * 2

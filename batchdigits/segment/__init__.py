@@ -33,7 +33,7 @@ from .candidates import candidate_digits
 from .cuts import cut_wide_pieces
 from .field_lines import field_lines, remove_field_lines, without_field_lines
 from .paper import flatten_paper
-from .pieces import Piece, find_pieces, together
+from .pieces import Piece, find_pieces, number_ink
 
 __all__ = [
     "Piece",
@@ -75,8 +75,9 @@ class Segmentation:
     #: of the number as a mark costs (:data:`numbers.SKIP`).
     sizes: np.ndarray
     box: Box | None  # where the number lies in the original picture
-    #: The number's pieces together as the string model's strip
-    #: (:func:`strings.to_strip`): the same ink, read whole.
+    #: The number's ink as the string model's strip (:func:`strings.to_strip`):
+    #: the pieces, and the fragments too small to be pieces between them
+    #: (:func:`pieces.number_ink`), read whole.
     strip: np.ndarray | None = None
 
 
@@ -119,7 +120,7 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
                 again.box[3] + left,
             )
             return replace(again, box=moved)
-    strip = to_strip(together(pieces))
+    strip = to_strip(number_ink(mask, pieces, height))
     pieces = cut_wide_pieces(pieces, height)
     spans, images, priors = candidate_digits(pieces, height)
     if not spans:

@@ -12,6 +12,8 @@ from ..preprocess.shapes import stroke_width
 
 # Specks smaller than this share of the digits' height are dust.
 _SPECK = 0.15
+# Specks smaller than this share are left out even of the string model's strip.
+_DUST = 0.1
 # Marks standing alone under this share of the digits' height are
 # punctuation (a decimal point, a comma, a short dash).
 _MARK = 0.4
@@ -147,6 +149,24 @@ def together(pieces: list[Piece]) -> np.ndarray:
             piece.mask
         )
     return canvas
+
+
+def number_ink(mask: np.ndarray, pieces: list[Piece], height: float) -> np.ndarray:
+    """All the ink within the pieces' box, for the string model to read whole.
+
+    The pieces leave out fragments too small to stand for a digit, yet a
+    faint or thin digit is often nothing but such fragments: a pencil 1
+    broken at the threshold into three dashes. Read one by one they are
+    specks; read in the strip beside the digits they belong to, they still
+    make a 1 to the string model, which learnt from whole numbers. Only dust
+    (under :data:`_DUST` of the digits' height) is left out."""
+    top, left = min(p.top for p in pieces), min(p.left for p in pieces)
+    window = mask[top : max(p.bottom for p in pieces), left : max(p.right for p in pieces)]
+    labels, count = ndimage.label(window, structure=np.ones((3, 3), dtype=bool))
+    keep = np.zeros(count + 1, dtype=bool)
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        keep[index] = box is not None and _extent(box) >= _DUST * height
+    return keep[labels] | together(pieces)
 
 
 def _union(parts: list[tuple[int, tuple[slice, slice]]], labels: np.ndarray) -> Piece:
