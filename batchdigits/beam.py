@@ -101,11 +101,11 @@ def local_model(model_path: str) -> ModelRef:
         _fetch(model_path, path)
         _fetch(model_path.removesuffix(".keras") + ".json", metadata_path(path))
         metadata = read_metadata(path)
-        second = metadata.get("second_opinion")
-        names = [str(entry["file"]) for entry in (metadata.get(LITE_KEY), second) if entry]
-        if second:
-            consulted = Path(str(second["file"]))
-            names += [metadata_path(consulted).name, lite_path(consulted).name]
+        second = metadata.get("second_opinion") or {}
+        names = [str(metadata[LITE_KEY]["file"])] if metadata.get(LITE_KEY) else []
+        for entry in second.get("models") or ([second] if second else []):
+            consulted = Path(str(entry["file"]))
+            names += [consulted.name, metadata_path(consulted).name, lite_path(consulted).name]
         for name in names:
             _fetch(f"{remote_folder}/{name}", path.with_name(name))
     return ModelRef(path, "beam", read_metadata(path))

@@ -472,7 +472,9 @@ def _base_of(ref: ModelRef) -> Path:
     if "learned" in ref.metadata and (ref.path.parent / BASE_FILENAME).is_file():
         return ref.path.parent / BASE_FILENAME
     if ref.second_opinion is not None:
-        return ref.second_opinion.ref.path
+        for consulted in ref.second_opinion.refs:
+            if read_metadata(consulted.path).get("members"):
+                return consulted.path
     return ref.path
 
 

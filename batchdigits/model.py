@@ -96,18 +96,26 @@ class ModelRef:
 
     @cached_property
     def second_opinion(self) -> SecondOpinion | None:
-        """The model consulted where this one is unsure, if its metadata names one."""
+        """The models consulted where this one is unsure, if its metadata names them.
+
+        The metadata's ``second_opinion`` names them in ``models`` (a list of
+        ``{"file", "temperature"}``), or one model in ``file`` and
+        ``temperature`` (as models trained before the list existed do)."""
         spec = self.metadata.get("second_opinion")
         if not isinstance(spec, dict):
             return None
-        path = self.path.with_name(str(spec["file"]))
-        if not path.is_file():
-            raise ModelError(
-                f"model {self.path} names a second opinion that is missing: {path}",
-                remedy="reinstall batchdigits, or leave --model out to use the shipped model",
-            )
-        ref = ModelRef(path, self.source, {"temperature": float(spec.get("temperature", 1.0))})
-        return SecondOpinion(ref, float(spec["below"]), float(spec["weight"]))
+        entries = spec.get("models") or [spec]
+        refs = []
+        for entry in entries:
+            path = self.path.with_name(str(entry["file"]))
+            if not path.is_file():
+                raise ModelError(
+                    f"model {self.path} names a second opinion that is missing: {path}",
+                    remedy="reinstall batchdigits, or leave --model out to use the shipped model",
+                )
+            temperature = float(entry.get("temperature", 1.0))
+            refs.append(ModelRef(path, self.source, {"temperature": temperature}))
+        return SecondOpinion(tuple(refs), float(spec["below"]), float(spec["weight"]))
 
     @cached_property
     def content(self) -> bytes:
@@ -133,27 +141,27 @@ class ModelRef:
         digest.update(f"preprocess={PREPROCESS_VERSION}".encode())
         if self.second_opinion is not None:
             second = self.second_opinion
-            digest.update(
-                f"second={second.ref.model_id},{second.below!r},{second.weight!r}".encode()
-            )
+            consulted = ",".join(ref.model_id for ref in second.refs)
+            digest.update(f"second={consulted},{second.below!r},{second.weight!r}".encode())
         return f"{self.metadata.get('name', self.path.stem)}-{digest.hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
 class SecondOpinion:
-    """A costlier model consulted only where the first is unsure (a cascade).
+    """Models consulted only where the first is unsure (a cascade).
 
     The first model answers alone where its calibrated confidence reaches
-    ``below``; elsewhere the answer is its probabilities mixed with the
-    second model's, ``weight`` of them the second's. The shipped model is a
-    single network distilled from the v1 ensemble of three, which it
-    consults this way on the few digits it is unsure of: most digits cost
-    one network, the hard ones the ensemble's judgement, and where the two
-    disagree (a style only one of them learnt) the mixed confidence is low
+    ``below``; elsewhere the answer is its probabilities mixed with the mean
+    of the consulted models' probabilities, ``weight`` of it theirs. The
+    shipped model is a single network distilled from the v1 ensemble of
+    three; on the few digits it is unsure of it consults a second network
+    trained the same way from another seed, and the ensemble: most digits
+    cost one network, the hard ones several judgements, and where they
+    disagree (a style only some of them learnt) the mixed confidence is low
     and the row is flagged.
     """
 
-    ref: ModelRef
+    refs: tuple[ModelRef, ...]
     below: float
     weight: float
 
@@ -319,7 +327,9 @@ class DigitClassifier:
         self._network = open_network(ref, threads, runtime)
         second = ref.second_opinion
         self._second = (
-            None if second is None else (second, DigitClassifier(second.ref, threads, runtime))
+            None
+            if second is None
+            else (second, [DigitClassifier(each, threads, runtime) for each in second.refs])
         )
 
     @property
@@ -333,14 +343,15 @@ class DigitClassifier:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for a batch; where the model is unsure and
-        names a second opinion, mixed with that model's (see :class:`SecondOpinion`)."""
+        names a second opinion, mixed with those models' (see :class:`SecondOpinion`)."""
         probabilities = softmax(self.logits(images) / self.temperature)
         if self._second is None:
             return probabilities
-        second, classifier = self._second
+        second, classifiers = self._second
         unsure = np.flatnonzero(probabilities.max(axis=1) < second.below)
         if unsure.size:
-            consulted = classifier.predict(np.asarray(images)[unsure])
+            picked = np.asarray(images)[unsure]
+            consulted = np.mean([each.predict(picked) for each in classifiers], axis=0)
             probabilities[unsure] = (1 - second.weight) * probabilities[
                 unsure
             ] + second.weight * consulted

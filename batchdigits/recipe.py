@@ -16,9 +16,13 @@ DEFAULT_TRAIN_SEED = 2
 #: the v1 ensemble of three networks, shipped beside it for this alone.
 TEACHER_FILENAME = "teacher.keras"
 DEFAULT_TEACHER_WEIGHT = 0.5
-#: The trained network consults its teacher where its calibrated confidence
-#: is under this, mixing in the teacher's probabilities at this weight
-#: (chosen by benchmarks/second_opinion.py: a heavier teacher overrules the
-#: styles only the network learnt).
+#: A second network from this recipe, trained from seed 3 (``batchdigits
+#: train --seed 3``, renamed): the trained network consults it with the
+#: teacher. Where a file of this name lies beside the teacher, it is consulted.
+PEER_FILENAME = "peer.keras"
+#: The trained network consults its peer and its teacher where its calibrated
+#: confidence is under this, mixing in their probabilities' mean at this
+#: weight (chosen by benchmarks/second_opinion.py; with the ensemble alone a
+#: weight over 0.25 overruled the styles only the network learnt).
 SECOND_OPINION_BELOW = 0.99
-SECOND_OPINION_WEIGHT = 0.25
+SECOND_OPINION_WEIGHT = 0.5

@@ -45,6 +45,7 @@ from .recipe import (
     DEFAULT_STROKE_SAMPLES,
     DEFAULT_TEACHER_WEIGHT,
     DEFAULT_TRAIN_SEED,
+    PEER_FILENAME,
     SECOND_OPINION_BELOW,
     SECOND_OPINION_WEIGHT,
     TEACHER_FILENAME,
@@ -121,23 +122,32 @@ def distillation_targets(
 
 def consult_teacher(teacher: Path, out_dir: Path) -> dict[str, Any]:
     """The metadata that makes the trained network consult its teacher where
-    it is unsure (see ``model.SecondOpinion``), with the teacher copied
-    beside it when it is not there already."""
+    it is unsure (see ``model.SecondOpinion``), and the peer network beside
+    the teacher where there is one (:data:`recipe.PEER_FILENAME`, as beside
+    the shipped teacher), each copied beside it when not there already."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    beside = out_dir / teacher.name
-    if beside.resolve() != teacher.resolve():
+    consulted = [teacher]
+    peer = teacher.with_name(PEER_FILENAME)
+    if peer.is_file() and peer.resolve() != teacher.resolve():
+        consulted.insert(0, peer)
+    for model in consulted:
+        beside = out_dir / model.name
+        if beside.resolve() == model.resolve():
+            continue
         for source, copy in (
-            (teacher, beside),
-            (lite_path(teacher), lite_path(beside)),
-            (metadata_path(teacher), metadata_path(beside)),
+            (model, beside),
+            (lite_path(model), lite_path(beside)),
+            (metadata_path(model), metadata_path(beside)),
         ):
-            if source.is_file() or source == teacher:
+            if source.is_file() or source == model:
                 shutil.copyfile(source, copy)
     return {
-        "file": teacher.name,
+        "models": [
+            {"file": model.name, "temperature": float(read_metadata(model).get("temperature", 1.0))}
+            for model in consulted
+        ],
         "below": SECOND_OPINION_BELOW,
         "weight": SECOND_OPINION_WEIGHT,
-        "temperature": float(read_metadata(teacher).get("temperature", 1.0)),
     }
 
 
@@ -217,7 +227,8 @@ def same_shape(a: np.ndarray, b: np.ndarray, least: float = SAME_SHAPE) -> bool:
     a lie, so that copy is not used.
     """
     blurred = [ndimage.gaussian_filter(x.astype(np.float32), 1.5).ravel() for x in (a, b)]
-    return float(np.corrcoef(*blurred)[0, 1]) >= least
+    with np.errstate(invalid="ignore", divide="ignore"):  # an empty copy: NaN, not alike
+        return float(np.corrcoef(*blurred)[0, 1]) >= least
 
 
 def distort(digit: np.ndarray, rng: np.random.Generator, zoom: int = 3) -> np.ndarray:

@@ -140,8 +140,10 @@ def test_a_remote_model_is_fetched_with_its_twin_and_second_opinion(
 
     monkeypatch.setattr(beam_module, "FileSystems", Bucket)
     ref = beam_module.local_model("gs://bucket/models/digits.keras")
-    names = [stem + suffix for stem in ("digits", "teacher") for suffix in (".keras", ".json")]
-    assert sorted(fetched) == sorted([*names, "digits.tflite", "teacher.tflite"])
+    stems = ("digits", "peer", "teacher")
+    assert sorted(fetched) == sorted(
+        stem + suffix for stem in stems for suffix in (".keras", ".json", ".tflite")
+    )
     assert ref.model_id == shipped_model_ref().model_id
     shipped = DigitClassifier(shipped_model_ref())
     assert DigitClassifier(ref).runtime == shipped.runtime

@@ -63,3 +63,23 @@ def test_a_missing_second_opinion_is_an_error_with_a_remedy(tmp_path: Path) -> N
     with pytest.raises(ModelError) as raised:
         DigitClassifier(ModelRef(ref.path, ref.source, ref.metadata))
     assert "second opinion" in str(raised.value) and raised.value.remedy
+
+
+def test_several_consulted_models_weigh_as_their_mean(tmp_path: Path) -> None:
+    """Two consulted models that disagree count half each: the unsure first
+    answer (a 1) mixed with a 2 and a 3 stays a 1 at a confidence that
+    flags it, where either consulted model alone would have overruled it."""
+    path = constant_model(tmp_path / "digits.keras", [0, 4, 3.5, 0, 0, 0, 0, 0, 0, 0])
+    constant_model(tmp_path / "peer.keras", [0, 0, 8, 0, 0, 0, 0, 0, 0, 0])
+    constant_model(tmp_path / "teacher.keras", [0, 0, 0, 8, 0, 0, 0, 0, 0, 0])
+    models = [{"file": "peer.keras"}, {"file": "teacher.keras", "temperature": 1.0}]
+    metadata = {"second_opinion": {"models": models, "below": 0.99, "weight": 0.25}}
+    ref = ModelRef(path, "--model", metadata)
+    probabilities = DigitClassifier(ref).predict(np.zeros((2, 28, 28), np.uint8))
+    assert (probabilities.argmax(axis=1) == 1).all()
+    assert probabilities[0, 1] < 0.5
+    assert abs(probabilities[0, 3] - 0.25 * 0.5) < 0.01  # half of the consulted quarter
+    alone = {"second_opinion": {"file": "peer.keras", "below": 0.99, "weight": 0.25}}
+    peer_only = DigitClassifier(ModelRef(path, "--model", alone))
+    assert (peer_only.predict(np.zeros((1, 28, 28), np.uint8)).argmax(axis=1) == 2).all()
+    assert ModelRef(path, "--model", metadata).model_id != ModelRef(path, "--model", alone).model_id

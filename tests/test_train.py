@@ -49,6 +49,9 @@ def test_train_smoke_writes_a_model_that_scan_uses(tmp_path: Path) -> None:
         assert key in metadata
     assert metadata["epochs"] == 1 and metadata["training_digits"] == 180
     assert "scan now uses this model" in result.stderr
+    consulted = [entry["file"] for entry in metadata["second_opinion"]["models"]]
+    assert consulted == ["peer.keras", "teacher.keras"]  # the shipped cascade's, copied beside
+    assert all((model.parent / name).is_file() for name in consulted)
     from batchdigits import lite
 
     assert lite.lite_path(model).is_file() and metadata[lite.LITE_KEY]["keras_sha256"]
