@@ -38,17 +38,9 @@ STEPS = 64
 BLANK = 10
 MOST_DIGITS = 8
 STRINGS_FILE = "strings.keras"
-#: Numbers composed for each training epoch (fresh ones every epoch), and
-#: epochs: what the shipped model used.
+#: Numbers composed for training, and epochs: what the shipped model used.
 DEFAULT_NUMBERS = 30000
-DEFAULT_EPOCHS = 10
-#: Share of composed digits drawn with broken strokes (train.break_strokes),
-#: and of numbers slanted, as hairline pens, faint pencil and slanting
-#: hands bring them.
-BROKEN_DIGITS = 0.25
-SLANTED_NUMBERS = 0.5
-#: The most a number leans: a horizontal shift of this share of its height.
-MOST_SLANT = 0.35
+DEFAULT_EPOCHS = 8
 
 
 def to_strip(mask: np.ndarray) -> np.ndarray:
@@ -201,8 +193,7 @@ def string_examples(
     digits: np.ndarray, labels: np.ndarray, numbers: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``numbers`` composed numbers of 2-8 of ``digits`` as strips, and their
-    digits (padded with -1): a quarter of the digits with broken strokes,
-    half of the numbers slanted."""
+    digits (padded with -1)."""
     from .splits import compose_number
 
     rng = np.random.default_rng(seed)
@@ -211,39 +202,9 @@ def string_examples(
     for index in range(numbers):
         count = int(rng.integers(2, MOST_DIGITS + 1))
         picked = rng.integers(0, len(digits), count)
-        drawn = np.stack([_maybe_broken(digits[i], rng) for i in picked])
-        mask = compose_number(drawn, labels[picked], rng).mask
-        if rng.random() < SLANTED_NUMBERS:
-            mask = slanted(mask, float(rng.uniform(-MOST_SLANT, MOST_SLANT)))
-        strips[index] = to_strip(mask)
+        strips[index] = to_strip(compose_number(digits[picked], labels[picked], rng).mask)
         targets[index, :count] = labels[picked]
     return strips, targets
-
-
-def _maybe_broken(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The digit, or now and then the digit as a failing pen leaves it,
-    where it still looks like itself (see :func:`train.break_strokes`)."""
-    from .train import break_strokes, same_shape
-
-    if rng.random() >= BROKEN_DIGITS:
-        return digit
-    broken = np.clip(break_strokes(digit, rng), 0, 255).astype(np.uint8)
-    return broken if same_shape(digit, broken) else digit
-
-
-def slanted(mask: np.ndarray, shear: float) -> np.ndarray:
-    """The mask leaning by ``shear`` (its top moved right by that share of its
-    height against its bottom; negative: left), widened to hold it."""
-    import cv2
-
-    height, width = mask.shape
-    extra = int(np.ceil(abs(shear) * height))
-    shift = shear * (height - 1) + (extra if shear < 0 else 0)
-    matrix = np.float32([[1, -shear, shift], [0, 1, 0]])
-    moved = cv2.warpAffine(
-        mask.astype(np.float32), matrix, (width + extra, height), flags=cv2.INTER_LINEAR
-    )
-    return moved >= 0.5
 
 
 def train_string_model(
@@ -263,6 +224,7 @@ def train_string_model(
 
     mnist = load_mnist(data)
     started = time.monotonic()
+    strips, targets = string_examples(mnist.x_train[:55000], mnist.y_train[:55000], numbers, seed)
     check, check_targets = string_examples(
         mnist.x_train[55000:], mnist.y_train[55000:], max(200, numbers // 30), seed + 1
     )
@@ -273,10 +235,6 @@ def train_string_model(
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_ctc_loss)
     accuracy = 0.0
     for epoch in range(epochs):
-        # Fresh numbers every epoch: ten times the variety for the same fitting time.
-        strips, targets = string_examples(
-            mnist.x_train[:55000], mnist.y_train[:55000], numbers, seed + 1000 * (epoch + 1)
-        )
         model.fit(to_model_input(strips), targets, batch_size=64, epochs=1, verbose=0)
         read = decode(np.asarray(model.predict(to_model_input(check), verbose=0)))
         accuracy = float(np.mean([r.digits == t for r, t in zip(read, truth, strict=True)]))
@@ -288,10 +246,6 @@ def train_string_model(
         "preprocess_version": PREPROCESS_VERSION,
         "data": mnist.source,
         "training_numbers": numbers,
-        "training_numbers_per": "epoch (fresh ones each epoch)",
-        "broken_digits": BROKEN_DIGITS,
-        "slanted_numbers": SLANTED_NUMBERS,
-        "most_slant": MOST_SLANT,
         "epochs": epochs,
         "seed": seed,
         "check_numbers": len(check),

@@ -22,7 +22,7 @@ from batchdigits.results import NUMBER_COLUMNS, ScanResult
 from batchdigits.review import DEFAULT_REVIEW_BELOW
 from batchdigits.segment import Segmentation, remove_field_lines, segment_number
 from batchdigits.segment.pieces import find_pieces, number_ink
-from batchdigits.strings import BLANK, STEPS, StringReading, decode, slanted
+from batchdigits.strings import BLANK, STEPS, StringReading, decode
 
 from .conftest import CountingClassifier
 
@@ -409,18 +409,3 @@ def test_the_string_model_sees_a_faint_digits_fragments_that_the_pieces_leave_ou
     assert ink.shape == (40, 130)  # the pieces' box
     assert ink[:, 64:66].sum() == 3 * 9 * 2  # the dashes, at column 74 of the picture
     assert ink.sum() == sum(p.mask.sum() for p in pieces) + 3 * 9 * 2
-
-
-@pytest.mark.parametrize("shear", [0.3, -0.3])
-def test_a_slanted_training_number_leans_and_keeps_its_ink(shear: float) -> None:
-    """The string model learns slanting hands from composed numbers leant
-    this way: an upright stroke comes out leaning by the shear, whole."""
-    mask = np.zeros((40, 12), dtype=bool)
-    mask[:, 5:8] = True
-    leaning = slanted(mask, shear)
-    assert leaning.shape == (40, 12 + 12)
-    top = np.flatnonzero(leaning[0]).mean()
-    bottom = np.flatnonzero(leaning[-1]).mean()
-    assert abs((top - bottom) - shear * 39) < 1.5
-    assert all(leaning[row].any() for row in range(40))  # no row lost
-    assert abs(int(leaning.sum()) - int(mask.sum())) < 0.15 * mask.sum()
