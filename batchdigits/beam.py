@@ -36,7 +36,14 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 from .discover import SourceFile, is_hidden, scanned_extensions, selected
 from .lite import LITE_KEY, lite_path
 from .load import MAX_PIXELS
-from .model import MODEL_FILENAME, DigitClassifier, ModelRef, metadata_path, read_metadata
+from .model import (
+    MODEL_FILENAME,
+    DigitClassifier,
+    ModelRef,
+    consulted_entries,
+    metadata_path,
+    read_metadata,
+)
 from .options import DEFAULT_BATCH_SIZE
 from .output import csv_cells
 from .pipeline import PreparedPage, choose_readings, prepare_file, review_page
@@ -101,9 +108,8 @@ def local_model(model_path: str) -> ModelRef:
         _fetch(model_path, path)
         _fetch(model_path.removesuffix(".keras") + ".json", metadata_path(path))
         metadata = read_metadata(path)
-        second = metadata.get("second_opinion") or {}
         names = [str(metadata[LITE_KEY]["file"])] if metadata.get(LITE_KEY) else []
-        for entry in second.get("models") or ([second] if second else []):
+        for entry in consulted_entries(metadata.get("second_opinion")):
             consulted = Path(str(entry["file"]))
             names += [consulted.name, metadata_path(consulted).name, lite_path(consulted).name]
         for name in names:

@@ -104,9 +104,8 @@ class ModelRef:
         spec = self.metadata.get("second_opinion")
         if not isinstance(spec, dict):
             return None
-        entries = spec.get("models") or [spec]
         refs = []
-        for entry in entries:
+        for entry in consulted_entries(spec):
             path = self.path.with_name(str(entry["file"]))
             if not path.is_file():
                 raise ModelError(
@@ -144,6 +143,15 @@ class ModelRef:
             consulted = ",".join(ref.model_id for ref in second.refs)
             digest.update(f"second={consulted},{second.below!r},{second.weight!r}".encode())
         return f"{self.metadata.get('name', self.path.stem)}-{digest.hexdigest()[:12]}"
+
+
+def consulted_entries(spec: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``{"file", "temperature"}`` entries of the models a ``second_opinion``
+    names: its ``models`` list, or the one model in the spec itself (as
+    models trained before the list existed name it)."""
+    if not spec:
+        return []
+    return list(spec.get("models") or [spec])
 
 
 @dataclass(frozen=True)

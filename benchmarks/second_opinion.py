@@ -32,6 +32,7 @@ from batchdigits.load import load_pages
 from batchdigits.model import (
     DigitClassifier,
     ModelRef,
+    consulted_entries,
     metadata_path,
     read_metadata,
     shipped_model_path,
@@ -100,7 +101,7 @@ def consulted_sets(
     network: the recipe's network from another seed, and both), and the
     shipped model's path in a folder where they all lie beside it."""
     spec = metadata["second_opinion"]
-    entries = spec.get("models") or [spec]
+    entries = consulted_entries(spec)
     ensemble = next((e for e in entries if e["file"] == TEACHER_FILENAME), entries[-1])
     peers = [entry for entry in entries if entry is not ensemble]
     folder = WORK / "cascade_candidates"
@@ -185,9 +186,7 @@ def main() -> None:
                     *scored(classifier, images, labels, wholes),
                 ]
             )
-    shipped_models = ", ".join(
-        f"`{Path(entry['file']).name}`" for entry in spec.get("models") or [spec]
-    )
+    shipped_models = ", ".join(f"`{Path(e['file']).name}`" for e in consulted_entries(spec))
     body = (
         f"Shipped network with its second opinion {shipped_models}; shipped setting: below "
         f"{spec['below']}, weight {spec['weight']}. Review threshold 0.95. Consulted: the "

@@ -166,7 +166,7 @@ def number_ink(mask: np.ndarray, pieces: list[Piece], height: float) -> np.ndarr
     keep = np.zeros(count + 1, dtype=bool)
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         keep[index] = box is not None and _extent(box) >= _DUST * height
-    return keep[labels] | together(pieces)
+    return keep[labels]  # the pieces' own components are all longer than dust
 
 
 def _union(parts: list[tuple[int, tuple[slice, slice]]], labels: np.ndarray) -> Piece:
