@@ -192,21 +192,51 @@ def _ctc_loss(labels: Any, logits: Any) -> Any:
     return ops.ctc_loss(targets, logits, lengths, steps, mask_index=BLANK)
 
 
-def string_examples(
-    digits: np.ndarray, labels: np.ndarray, numbers: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``numbers`` composed numbers of 2-8 of ``digits`` as strips, and their
-    digits (padded with -1)."""
+#: Numbers composed per task when composing in parallel; the results depend
+#: on it (each chunk draws from its own seed), never on how many workers run.
+COMPOSE_CHUNK = 1000
+
+
+def _compose_chunk(task: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> np.ndarray:
+    """Strips of one chunk of numbers: its digits in order, split by ``counts``."""
     from .splits import compose_number
 
+    digits, labels, counts, seed = task
     rng = np.random.default_rng(seed)
-    strips = np.zeros((numbers, STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
+    strips = np.zeros((len(counts), STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
+    ends = np.cumsum(counts)
+    for index, (start, end) in enumerate(zip(ends - counts, ends, strict=True)):
+        strips[index] = to_strip(compose_number(digits[start:end], labels[start:end], rng).mask)
+    return strips
+
+
+def string_examples(
+    digits: np.ndarray, labels: np.ndarray, numbers: int, seed: int, jobs: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """``numbers`` composed numbers of 2-8 of ``digits`` as strips, and their
+    digits (padded with -1).
+
+    Which digits make each number is drawn here; each chunk of numbers is
+    composed (the slow part, about 2 ms a number) from a seed of its own, in
+    ``jobs`` worker processes, so a training epoch's fresh numbers are not
+    bound to one core.
+    """
+    from .parallel import ordered_map
+
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(2, MOST_DIGITS + 1, numbers)
+    picked = rng.integers(0, len(digits), int(counts.sum()))
     targets = np.full((numbers, MOST_DIGITS), -1, dtype=np.int32)
-    for index in range(numbers):
-        count = int(rng.integers(2, MOST_DIGITS + 1))
-        picked = rng.integers(0, len(digits), count)
-        strips[index] = to_strip(compose_number(digits[picked], labels[picked], rng).mask)
-        targets[index, :count] = labels[picked]
+    targets[np.arange(MOST_DIGITS) < counts[:, None]] = labels[picked]
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    tasks = []
+    for first in range(0, numbers, COMPOSE_CHUNK):
+        last = min(numbers, first + COMPOSE_CHUNK)
+        chosen = picked[starts[first] : starts[last]]
+        tasks.append((digits[chosen], labels[chosen], counts[first:last], seed * 7919 + first))
+    with ordered_map(_compose_chunk, tasks, jobs) as results:
+        parts = list(results)
+    strips = np.concatenate(parts) if parts else np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
     return strips, targets
 
 
@@ -217,18 +247,21 @@ def train_string_model(
     numbers: int = DEFAULT_NUMBERS,
     epochs: int = DEFAULT_EPOCHS,
     seed: int = 0,
+    jobs: int | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train the string model and save it as ``out_dir``/strings.keras with
     its metadata (.json); returns the metadata. Checked on numbers of
     training digits 55,000 on, which the fit never sees."""
     from ._tf import import_tensorflow
+    from .parallel import available_cores
     from .train import load_mnist
 
+    jobs = jobs or available_cores()
     mnist = load_mnist(data)
     started = time.monotonic()
     check, check_targets = string_examples(
-        mnist.x_train[55000:], mnist.y_train[55000:], max(200, numbers // 30), seed + 1
+        mnist.x_train[55000:], mnist.y_train[55000:], max(200, numbers // 30), seed + 1, jobs
     )
     truth = ["".join(map(str, row[row >= 0])) for row in check_targets]
     keras = import_tensorflow().keras
@@ -241,7 +274,7 @@ def train_string_model(
         # Fresh numbers every epoch: ten times the variety for the same fitting
         # time; and a cosine decay, so the last epochs settle.
         strips, targets = string_examples(
-            mnist.x_train[:55000], mnist.y_train[:55000], numbers, seed + 1000 * (epoch + 1)
+            mnist.x_train[:55000], mnist.y_train[:55000], numbers, seed + 1000 * (epoch + 1), jobs
         )
         optimizer.learning_rate.assign(LEARNING_RATE * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
         model.fit(to_model_input(strips), targets, batch_size=64, epochs=1, verbose=0)

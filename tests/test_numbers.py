@@ -409,3 +409,30 @@ def test_the_string_model_sees_a_faint_digits_fragments_that_the_pieces_leave_ou
     assert ink.shape == (40, 130)  # the pieces' box
     assert ink[:, 64:66].sum() == 3 * 9 * 2  # the dashes, at column 74 of the picture
     assert ink.sum() == sum(p.mask.sum() for p in pieces) + 3 * 9 * 2
+
+
+def test_training_numbers_are_the_same_however_many_workers_compose_them() -> None:
+    """The string model's fresh numbers each epoch are composed in parallel;
+    a recipe reproduces only if the numbers depend on the seed alone. Each
+    target holds 2-8 digits, padded with -1, and each strip holds ink."""
+    from batchdigits.strings import COMPOSE_CHUNK, MOST_DIGITS, string_examples
+
+    digits = np.zeros((10, 28, 28), np.uint8)
+    for label in range(10):
+        for bar in range(label + 1):
+            digits[label, 4:24, 3 + 2 * bar] = 255
+    labels = np.arange(10, dtype=np.uint8)
+    numbers = COMPOSE_CHUNK + 30  # more than one chunk
+    alone = string_examples(digits, labels, numbers, seed=5, jobs=1)
+    shared = string_examples(digits, labels, numbers, seed=5, jobs=2)
+    assert np.array_equal(alone[0], shared[0]) and np.array_equal(alone[1], shared[1])
+    strips, targets = alone
+    counts = (targets >= 0).sum(axis=1)
+    assert counts.min() >= 2 and counts.max() <= MOST_DIGITS
+    assert all(
+        (row[:n] >= 0).all() and (row[n:] == -1).all()
+        for row, n in zip(targets, counts, strict=True)
+    )
+    assert (strips.reshape(numbers, -1).max(axis=1) > 0).all()
+    other = string_examples(digits, labels, numbers, seed=6, jobs=1)
+    assert not np.array_equal(other[1], targets)
