@@ -436,3 +436,21 @@ def test_training_numbers_are_the_same_however_many_workers_compose_them() -> No
     assert (strips.reshape(numbers, -1).max(axis=1) > 0).all()
     other = string_examples(digits, labels, numbers, seed=6, jobs=1)
     assert not np.array_equal(other[1], targets)
+
+
+def test_a_number_half_in_shadow_keeps_the_digits_in_the_shadow() -> None:
+    """Light falling off across a field (a dark left half, as under a hand's
+    shadow) must be evened out, not taken for a negative: otherwise the
+    bright half looks like a sheet on a dark table and the digits in the
+    shadow are cropped away. A true negative is left to the page stages."""
+    from batchdigits.segment import flatten_paper
+
+    page = draw_number("170710", gap=16, stroke=7).astype(np.float32)
+    width = page.shape[1]
+    light = np.clip((np.arange(width) - 0.3 * width) / (0.25 * width), 0.0, 1.0)
+    shaded = page * (0.27 + 0.73 * light)[None, :]
+    found = segment_number(shaded)
+    assert found is not None and found.count >= 6
+    assert found.box is not None and found.box[1] < 0.1 * width  # the leftmost 1 is in
+    negative = 255.0 - page
+    assert np.array_equal(flatten_paper(negative), negative)

@@ -28,7 +28,16 @@ def smooth3(image: np.ndarray) -> np.ndarray:
 
 
 def ink_up(image: np.ndarray) -> np.ndarray | None:
-    """The image with ink bright and paper dark, or None if it is flat.
+    """The image with ink bright and paper dark, or None if it is flat
+    (whether the ink is dark: :func:`ink_is_dark`)."""
+    dark = ink_is_dark(image)
+    if dark is None:
+        return None
+    return 255.0 - image if dark else image.copy()
+
+
+def ink_is_dark(image: np.ndarray) -> bool | None:
+    """Whether the ink is darker than the paper; None if the picture is flat.
 
     Ink is the extreme furthest from the paper level: below it for pen on
     paper, above it for a negative. The paper level is judged three ways:
@@ -61,10 +70,9 @@ def ink_up(image: np.ndarray) -> np.ndarray | None:
     medians_dark = all(paper - low > high - paper for paper in papers)
     surely_light = [high - paper > 3 * (paper - low) for paper in papers]
     ring_surely_dark = papers[1] - low > 3 * (high - papers[1])
-    dark = ring_surely_dark or (
+    return ring_surely_dark or (
         not surely_light[1] and (medians_dark or (locally_dark and not all(surely_light)))
     )
-    return 255.0 - image if dark else image.copy()
 
 
 def background(image: np.ndarray, percent: int) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..preprocess.paper import ink_is_dark
 from ..preprocess.scale import resize
 
 
@@ -16,20 +17,21 @@ def flatten_paper(image: np.ndarray) -> np.ndarray:
     as one cell and leaves light falling off across it (a shadow, a curled
     page) as ink. The paper under dark strokes is their surroundings'
     brightest level (a grey closing wider than any stroke); dividing by it
-    leaves the strokes on an even paper. Whether the strokes are the dark
-    or the light thin features decides whether to (a negative is left as it
-    is).
+    leaves the strokes on an even paper. A negative (light strokes) is left
+    as it is: the page stages' polarity rule decides. Comparing the depth of
+    the dark and the light thin features cannot: the paper between dense
+    dark strokes is as thin as they are, and that test called one field in
+    seven a negative, leaving its shadow for the sheet finder to crop away
+    with the digits in it.
     """
+    if not ink_is_dark(image):
+        return image
     short = min(image.shape)
     size = max(7, short // 4) | 1
     small = image[::2, ::2] if short >= 64 else image
     step = 2 if short >= 64 else 1
     window = (size // step) | 1
     paper = ndimage.grey_closing(small, size=window)
-    dark = float(np.percentile(paper - small, 99.5))
-    light = float(np.percentile(small - ndimage.grey_opening(small, size=window), 99.5))
-    if light > dark:
-        return image  # light strokes on dark: a negative; the page stages know those
     paper = ndimage.uniform_filter(paper, size=max(3, window // 2) | 1)
     if step > 1:
         paper = resize(paper, image.shape)
