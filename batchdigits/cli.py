@@ -29,6 +29,8 @@ from .recipe import (
     DEFAULT_FONT_SAMPLES,
     DEFAULT_STROKE_SAMPLES,
     DEFAULT_TRAIN_SEED,
+    SPLIT_EPOCHS,
+    STRING_EPOCHS,
 )
 from .review import DEFAULT_REVIEW_BELOW
 
@@ -349,7 +351,11 @@ def train(
     ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option(min=1, help=f"Default {DEFAULT_EPOCHS}; with --splits 5, --strings 8."),
+        typer.Option(
+            min=1,
+            help=f"Default {DEFAULT_EPOCHS}; with --splits {SPLIT_EPOCHS}, "
+            f"--strings {STRING_EPOCHS}.",
+        ),
     ] = None,
     distorted_copies: Annotated[
         int, typer.Option(min=0, help="Randomly distorted copies of each training digit.")

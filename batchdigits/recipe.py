@@ -26,3 +26,11 @@ PEER_FILENAME = "peer.keras"
 #: weight over 0.25 overruled the styles only the network learnt).
 SECOND_OPINION_BELOW = 0.99
 SECOND_OPINION_WEIGHT = 0.5
+
+#: The two helper models of ``scan --numbers`` (``train --splits`` and
+#: ``train --strings``): numbers composed for training, and epochs. The
+#: string model composes fresh numbers for every epoch.
+SPLIT_NUMBERS = 10000
+SPLIT_EPOCHS = 5
+STRING_NUMBERS = 30000
+STRING_EPOCHS = 10

@@ -27,6 +27,7 @@ from . import segment
 from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION, to_model_input
 from .preprocess.shapes import bbox
+from .recipe import SPLIT_EPOCHS, SPLIT_NUMBERS
 
 NOT_ONE_DIGIT = 10
 #: A candidate is a whole digit when this share of its ink is one digit's
@@ -38,8 +39,8 @@ BROKEN = (0.75, 0.65)
 
 SPLITS_FILE = "splits.keras"
 #: Numbers composed for training, and epochs: what the shipped model used.
-DEFAULT_NUMBERS = 10000
-DEFAULT_EPOCHS = 5
+DEFAULT_NUMBERS = SPLIT_NUMBERS
+DEFAULT_EPOCHS = SPLIT_EPOCHS
 
 
 class SplitChecker(Protocol):

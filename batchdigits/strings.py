@@ -29,6 +29,7 @@ from PIL import Image
 from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION
 from .preprocess.shapes import bbox
+from .recipe import STRING_EPOCHS, STRING_NUMBERS
 
 STRIP_HEIGHT = 32
 STRIP_WIDTH = 256
@@ -40,8 +41,8 @@ MOST_DIGITS = 8
 STRINGS_FILE = "strings.keras"
 #: Numbers composed for each training epoch (fresh ones every epoch), and
 #: epochs: what the shipped model used.
-DEFAULT_NUMBERS = 30000
-DEFAULT_EPOCHS = 10
+DEFAULT_NUMBERS = STRING_NUMBERS
+DEFAULT_EPOCHS = STRING_EPOCHS
 #: The learning rate of the first epoch, decayed to near zero by the last.
 LEARNING_RATE = 1e-3
 
