@@ -20,7 +20,7 @@ from batchdigits.options import ScanOptions
 from batchdigits.pipeline import run_scan
 from batchdigits.results import NUMBER_COLUMNS, ScanResult
 from batchdigits.review import DEFAULT_REVIEW_BELOW
-from batchdigits.segment import Segmentation, remove_field_lines, segment_number
+from batchdigits.segment import Segmentation, field_lines, remove_field_lines, segment_number
 from batchdigits.segment.pieces import find_pieces, number_ink
 from batchdigits.strings import BLANK, STEPS, StringReading, decode
 
@@ -454,3 +454,15 @@ def test_a_number_half_in_shadow_keeps_the_digits_in_the_shadow() -> None:
     assert found.box is not None and found.box[1] < 0.1 * width  # the leftmost 1 is in
     negative = 255.0 - page
     assert np.array_equal(flatten_paper(negative), negative)
+
+
+def test_a_row_of_straight_strokes_is_not_a_comb_without_its_line() -> None:
+    """Evenly spaced 1s of one height are what a comb field's ticks look
+    like, but ticks stand on the comb's printed line: without one, they are
+    digits and stay. With the line, the ticks still go."""
+    ones = draw_number("1111", gap=30)
+    assert not field_lines(ones < 128).any()
+    found = segment_number(ones.astype(np.float32))
+    assert found is not None and found.count == 4
+    comb = draw_number("1111", gap=30, comb=True)
+    assert field_lines(comb < 128).any()

@@ -43,7 +43,8 @@ def field_lines(mask: np.ndarray) -> np.ndarray:
     columns = (run_lengths(rest.T) >= max(8, 0.6 * ink_height)).T
     if columns.any():
         thickest = max(3, int(0.04 * width))
-        lines = lines | _comb_ticks(columns, thickest) | _box_edges(columns, lines, thickest)
+        ticks = _comb_ticks(columns, thickest, lines)
+        lines = lines | ticks | _box_edges(columns, lines, thickest)
     return lines
 
 
@@ -119,14 +120,21 @@ def _long_lines(mask: np.ndarray, longest: float, steepest: float = 0.07) -> np.
     return found & mask
 
 
-def _comb_ticks(columns: np.ndarray, thickest: int) -> np.ndarray:
+def _comb_ticks(columns: np.ndarray, thickest: int, level: np.ndarray) -> np.ndarray:
     """The vertical lines among ``columns`` that form a comb: at least three,
-    thin, of about the same height and top, evenly spaced. A written 1 is
-    rarely all of these at once."""
+    thin, standing on (or hanging from) one of the ``level`` field lines, of
+    about the same height and top, evenly spaced. A written 1 is rarely all
+    of these at once; the stems of 4s and 1s in one number can be all but
+    the first, and were erased as a comb until the line was asked for."""
     labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
     lines = []
+    reach = 3
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None or box[1].stop - box[1].start > thickest:
+            continue
+        near = slice(max(0, box[1].start - reach), box[1].stop + reach)
+        ends = (box[0].start, box[0].stop)
+        if not any(level[max(0, end - reach) : end + reach, near].any() for end in ends):
             continue
         lines.append((index, box[0].start, box[0].stop, (box[1].start + box[1].stop) / 2))
     if len(lines) < 3:
