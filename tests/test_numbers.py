@@ -466,3 +466,20 @@ def test_a_row_of_straight_strokes_is_not_a_comb_without_its_line() -> None:
     assert found is not None and found.count == 4
     comb = draw_number("1111", gap=30, comb=True)
     assert field_lines(comb < 128).any()
+
+
+def test_a_first_digit_leaning_like_a_slash_still_reaches_the_string_model() -> None:
+    """A 1 leaning well over is left out of the pieces as a date's slash;
+    standing first in the number, it must still be in the string model's
+    strip, which learnt slashes among digits and can tell it from a 1."""
+    page = Image.new("L", (320, 100), 0)
+    draw = ImageDraw.Draw(page)
+    draw.line((20, 85, 84, 15), fill=255, width=5)  # the leaning 1 (about 42 degrees)
+    draw.line((110, 15, 110, 85), fill=255, width=5)  # an upright 1, and a 0
+    draw.ellipse((140, 15, 190, 85), outline=255, width=5)
+    draw.line((215, 15, 279, 85), fill=255, width=5)  # and a slash at the end
+    mask = np.asarray(page) > 0
+    pieces, height = find_pieces(mask)
+    assert [(piece.left, piece.right) for piece in pieces] == [(108, 113), (140, 191)]
+    ink = number_ink(mask, pieces, height)
+    assert ink.shape[1] >= 255 and ink.sum() == mask.sum()  # the strip holds all four

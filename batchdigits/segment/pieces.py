@@ -159,14 +159,46 @@ def number_ink(mask: np.ndarray, pieces: list[Piece], height: float) -> np.ndarr
     broken at the threshold into three dashes. Read one by one they are
     specks; read in the strip beside the digits they belong to, they still
     make a 1 to the string model, which learnt from whole numbers. Only dust
-    (under :data:`_DUST` of the digits' height) is left out."""
+    (under :data:`_DUST` of the digits' height) is left out.
+
+    The box reaches out to the tall strokes standing beside the pieces too
+    (:func:`_beside`): a 1 leaning like a slash is left out of the pieces
+    as a date's ``/``, and when it is the number's first or last digit, the
+    string model (which learnt slashes among digits) must see it to say
+    which it is."""
     top, left = min(p.top for p in pieces), min(p.left for p in pieces)
-    window = mask[top : max(p.bottom for p in pieces), left : max(p.right for p in pieces)]
+    bottom, right = max(p.bottom for p in pieces), max(p.right for p in pieces)
+    for box in _beside(mask, (top, left, bottom, right), height):
+        top, left = min(top, box[0].start), min(left, box[1].start)
+        bottom, right = max(bottom, box[0].stop), max(right, box[1].stop)
+    window = mask[top:bottom, left:right]
     labels, count = ndimage.label(window, structure=np.ones((3, 3), dtype=bool))
     keep = np.zeros(count + 1, dtype=bool)
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         keep[index] = box is not None and _extent(box) >= _DUST * height
     return keep[labels]  # the pieces' own components are all longer than dust
+
+
+def _beside(
+    mask: np.ndarray, box: tuple[int, int, int, int], height: float
+) -> list[tuple[slice, slice]]:
+    """The boxes of strokes as tall as a digit (60% of its height or more)
+    beside ``box`` (top, left, bottom, right): in its rows, at most a
+    digit's height left or right of it, and clear of the picture's edges
+    (where shadows are)."""
+    top, left, bottom, right = box
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    found = []
+    for rows, cols in filter(None, ndimage.find_objects(labels)):
+        tall = rows.stop - rows.start
+        shared = _overlap(rows, slice(top, bottom))
+        gap = max(left - cols.stop, cols.start - right)
+        near = gap <= height and (cols.start < left or cols.stop > right)
+        edge = rows.start == 0 or cols.start == 0 or rows.stop == mask.shape[0]
+        edge = edge or cols.stop == mask.shape[1]
+        if near and not edge and tall >= 0.6 * height and shared >= 0.5 * tall:
+            found.append((rows, cols))
+    return found
 
 
 def _union(parts: list[tuple[int, tuple[slice, slice]]], labels: np.ndarray) -> Piece:
