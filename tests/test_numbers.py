@@ -483,3 +483,29 @@ def test_a_first_digit_leaning_like_a_slash_still_reaches_the_string_model() -> 
     assert [(piece.left, piece.right) for piece in pieces] == [(108, 113), (140, 191)]
     ink = number_ink(mask, pieces, height)
     assert ink.shape[1] >= 255 and ink.sum() == mask.sum()  # the strip holds all four
+
+
+def test_a_digit_written_fainter_than_its_number_is_found_again() -> None:
+    """A thin 1 in a lighter pen than the 8s beside it falls under the
+    field's threshold; it is found again (for the string model), while
+    printed strokes at its level all over the field (a security hatch) are
+    the paper's texture, not writing."""
+    from batchdigits.preprocess.ink import smooth_ink
+    from batchdigits.segment.faint import faint_strokes
+
+    page = Image.new("L", (260, 100), 0)
+    draw = ImageDraw.Draw(page)
+    for left in (20, 90):
+        draw.ellipse((left, 15, left + 45, 50), outline=200, width=6)
+        draw.ellipse((left, 50, left + 45, 85), outline=200, width=6)
+    draw.line((190, 15, 190, 85), fill=70, width=4)  # the faint 1
+    ink = np.asarray(page, dtype=np.float32)
+    mask = smooth_ink(ink) > 110
+    assert not mask[:, 180:200].any()
+    found = faint_strokes(ink, mask, (15, 86), 70.0)
+    assert found[:, 185:196].any() and not found[:, :170].any()
+    hatch = np.zeros_like(ink)
+    for left in range(4, 256, 12):  # printed strokes at the 1's level, all over the field
+        hatch[20:80, left : left + 4] = 70
+    found = faint_strokes(np.maximum(ink, hatch), mask, (15, 86), 70.0)
+    assert not found.any()

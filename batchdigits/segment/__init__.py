@@ -31,6 +31,7 @@ from ..preprocess.scale import resize
 from ..strings import to_strip
 from .candidates import candidate_digits
 from .cuts import cut_wide_pieces
+from .faint import faint_strokes
 from .field_lines import field_lines, remove_field_lines, without_field_lines
 from .paper import flatten_paper
 from .pieces import Piece, find_pieces, number_ink
@@ -120,7 +121,12 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
                 again.box[3] + left,
             )
             return replace(again, box=moved)
-    strip = to_strip(number_ink(mask, pieces, height))
+    # Strokes fainter than the threshold go to the string model alone: among
+    # them are a cheque's printed $ and a box's corner, which it learnt to
+    # pass over and the digit model would read as digits.
+    band = (min(p.top for p in pieces), max(p.bottom for p in pieces))
+    fainter = faint_strokes(found.ink, mask, band, height)
+    strip = to_strip(number_ink(mask | fainter, pieces, height))
     pieces = cut_wide_pieces(pieces, height)
     spans, images, priors = candidate_digits(pieces, height)
     if not spans:

@@ -1,0 +1,57 @@
+"""Digits written fainter than the rest of their number, found again.
+
+The ink threshold is chosen for the whole field; a digit written with less
+pressure (a thin pencil 1 beside firm 8s and 4s) can fall below it and
+leave only specks, which the pieces then drop as dust. Both readers agreed
+on the number without it, and the row went unflagged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..preprocess.ink import noise_level, smooth_ink
+
+
+def faint_strokes(
+    ink: np.ndarray, mask: np.ndarray, band: tuple[int, int], height: float
+) -> np.ndarray:
+    """Strokes of a digit's size in the digits' ``band`` of rows (top,
+    bottom) that reach half the ink threshold but that ``mask`` mostly
+    misses, as a mask like ``mask``.
+
+    Half the threshold, far above the picture's noise, and twice the level
+    that the paper's own texture reaches away from the ink (a cheque's
+    security print): a lighter pen, not the paper. A digit's size, and a
+    stroke's width (each row crossing under half a digit's height of ink,
+    on average): not a printed pattern, a shadow or a smudge. They go to
+    the string model alone (see :func:`segment.segment_number`).
+    """
+    found = np.zeros_like(mask)
+    if not mask.any() or height <= 0:
+        return found
+    smooth = smooth_ink(ink)
+    threshold = float(smooth[mask].min())
+    paper = smooth[~ndimage.binary_dilation(mask, iterations=3)]
+    texture = float(np.percentile(paper, 95)) if paper.size else threshold
+    low = max(0.5 * threshold, 6.0 * noise_level(ink), 2.0 * texture)
+    if low >= threshold:
+        return found
+    labels, _ = ndimage.label(smooth > low, structure=np.ones((3, 3), dtype=bool))
+    top, bottom = band
+    for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        tall, wide = rows.stop - rows.start, cols.stop - cols.start
+        if not (0.6 * height <= tall <= 1.3 * height and wide <= 1.2 * height):
+            continue
+        if min(rows.stop, bottom) - max(rows.start, top) < 0.5 * tall:
+            continue
+        edges = rows.start == 0 or cols.start == 0
+        if edges or rows.stop == mask.shape[0] or cols.stop == mask.shape[1]:
+            continue
+        stroke = labels[rows, cols] == index
+        area = int(stroke.sum())
+        if area > 0.45 * height * tall or mask[rows, cols][stroke].sum() > 0.5 * area:
+            continue
+        found[rows, cols] |= stroke
+    return found
