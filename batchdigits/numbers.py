@@ -84,14 +84,14 @@ SPLIT_WEIGHT = 1.0
 #: --fit; never reported), so that it is the chance that the whole string is
 #: right: the digits' probabilities alone overrate a number whose ink could
 #: have been cut another way.
-LATTICE_WEIGHTS = (3.3082, 1.1555, -2.8233, 0.8801, 0.126, 7.0144, -2.1142)
+LATTICE_WEIGHTS = (3.3543, 1.0501, -3.0162, 0.8743, 0.1458, 8.7002, -2.0298)
 #: The number's confidence, with the string model's reading beside it: a
 #: logistic function of (1, the segmenting reading's confidence as a logit,
 #: the log of the string model's path probability, whether the two agree,
 #: whether the string model's reading was taken, and :func:`evidence`).
 #: Fitted the same way. Two readers that work differently rarely make the
 #: same mistake.
-AGREEMENT_WEIGHTS = (0.6916, 0.3525, 0.3228, 2.3632, 0.9561, 0.1121)
+AGREEMENT_WEIGHTS = (0.7952, 0.2361, 0.1673, 2.8956, 0.8598, 0.0886)
 #: Where the two readers differ, the string model's reading is taken when a
 #: logistic function of :func:`choice_features` is above one half. Fitted on
 #: the numbers benchmark's calibration split, on the fields where exactly one
@@ -101,7 +101,7 @@ AGREEMENT_WEIGHTS = (0.6916, 0.3525, 0.3228, 2.3632, 0.9561, 0.1121)
 #: best path's chance with the segmenting reading's confidence alone (the
 #: rule before) took the right reading in 363 of the test split's 653
 #: disagreements.
-CHOICE_WEIGHTS = (0.355, 0.7719, -0.6278, 1.0671, 0.2928)
+CHOICE_WEIGHTS = (0.4545, 0.8704, -0.8038, 1.1051, 0.2674)
 #: The most the string model's log-likelihood ratio counts (an alignment it
 #: finds impossible would be minus infinity).
 MOST_EVIDENCE = 50.0
