@@ -91,7 +91,7 @@ LATTICE_WEIGHTS = (3.3543, 1.0501, -3.0162, 0.8743, 0.1458, 8.7002, -2.0298)
 #: whether the string model's reading was taken, and :func:`evidence`).
 #: Fitted the same way. Two readers that work differently rarely make the
 #: same mistake.
-AGREEMENT_WEIGHTS = (0.7952, 0.2361, 0.1673, 2.8956, 0.8598, 0.0886)
+AGREEMENT_WEIGHTS = (0.4618, 0.2884, 0.0681, 3.2441, 1.1825, 0.1272)
 #: Where the two readers differ, the string model's reading is taken when a
 #: logistic function of :func:`choice_features` is above one half. Fitted on
 #: the numbers benchmark's calibration split, on the fields where exactly one
@@ -101,7 +101,7 @@ AGREEMENT_WEIGHTS = (0.7952, 0.2361, 0.1673, 2.8956, 0.8598, 0.0886)
 #: best path's chance with the segmenting reading's confidence alone (the
 #: rule before) took the right reading in 363 of the test split's 653
 #: disagreements.
-CHOICE_WEIGHTS = (0.4545, 0.8704, -0.8038, 1.1051, 0.2674)
+CHOICE_WEIGHTS = (-0.7481, 0.8976, -0.5208, 0.1611, -0.7316)
 #: The most the string model's log-likelihood ratio counts (an alignment it
 #: finds impossible would be minus infinity).
 MOST_EVIDENCE = 50.0
