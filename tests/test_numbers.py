@@ -509,3 +509,20 @@ def test_a_digit_written_fainter_than_its_number_is_found_again() -> None:
         hatch[20:80, left : left + 4] = 70
     found = faint_strokes(np.maximum(ink, hatch), mask, (15, 86), 70.0)
     assert not found.any()
+
+
+def test_a_tall_leaning_1_is_a_digit_and_a_slash_through_the_band_is_not() -> None:
+    """In slanted writing whose baseline drifts, a 1 leaning with the
+    writing can stand taller than the digits at one end; only a stroke
+    reaching beyond their band at both ends is a date's slash."""
+    page = Image.new("L", (360, 110), 0)
+    draw = ImageDraw.Draw(page)
+    draw.ellipse((20, 25, 70, 85), outline=255, width=5)  # 0, band 25-85
+    draw.line((105, 85, 130, 8), fill=255, width=5)  # a 1, taller above only (18 degrees)
+    draw.ellipse((150, 25, 200, 85), outline=255, width=5)  # 0
+    draw.line((225, 100, 260, 10), fill=255, width=5)  # a slash, above and below (21 degrees)
+    draw.ellipse((280, 25, 330, 85), outline=255, width=5)  # 0
+    pieces, _ = find_pieces(np.asarray(page) > 0)
+    lefts = [piece.left for piece in pieces]
+    assert len(pieces) == 4 and any(100 <= left <= 106 for left in lefts)
+    assert not any(215 <= left <= 230 for left in lefts)
