@@ -9,14 +9,12 @@ import numpy as np
 from scipy import ndimage
 
 from ..preprocess.shapes import stroke_width
+from .marks import digit_band, is_mark
 
 # Specks smaller than this share of the digits' height are dust.
 _SPECK = 0.15
 # Specks smaller than this share are left out even of the string model's strip.
 _DUST = 0.1
-# Marks standing alone under this share of the digits' height are
-# punctuation (a decimal point, a comma, a short dash).
-_MARK = 0.4
 
 
 @dataclass(frozen=True)
@@ -68,11 +66,11 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Piece], float]:
         return [], 0.0
     height = _digit_height([box for _, box in found], areas[[index - 1 for index, _ in found]])
     found = [(index, box) for index, box in found if _extent(box) >= _SPECK * height]
-    band = _band(found, height)
+    band = digit_band([box for _, box in found], height)
     found = [
         (index, box)
         for index, box in found
-        if not (_alone(index, box, found) and _is_mark(labels[box] == index, height, band, box))
+        if not (_alone(index, box, found) and is_mark(labels[box] == index, height, band, box))
     ]
     if not found:
         return [], height
@@ -252,54 +250,3 @@ def _overlap(a: slice, b: slice) -> int:
 
 def _extent(box: tuple[slice, slice]) -> int:
     return max(box[0].stop - box[0].start, box[1].stop - box[1].start)
-
-
-def _band(found: list[tuple[int, tuple[slice, slice]]], height: float) -> tuple[float, float]:
-    """The rows the digits stand in: the median top and bottom of the pieces
-    of a digit's height."""
-    tall = [box for _, box in found if box[0].stop - box[0].start >= 0.6 * height]
-    if not tall:
-        return 0.0, height
-    return (
-        float(np.median([box[0].start for box in tall])),
-        float(np.median([box[0].stop for box in tall])),
-    )
-
-
-def _is_mark(
-    piece: np.ndarray, height: float, band: tuple[float, float], box: tuple[slice, slice]
-) -> bool:
-    """A piece standing alone that is punctuation, not a digit: a dot or
-    comma (small), a dash (flat), or a slash (a straight stroke leaning
-    well over)."""
-    tall, wide = piece.shape
-    if max(tall, wide) < _MARK * height:
-        return True
-    if tall < 0.35 * height and wide >= 1.5 * tall:
-        return True
-    beyond = 0.05 * height
-    reaches = box[0].start < band[0] - beyond and box[0].stop > band[1] + beyond
-    return _is_slash(piece, height, reaches)
-
-
-def _is_slash(piece: np.ndarray, height: float, reaches: bool) -> bool:
-    """A thin straight stroke, taller than wide, leaning more than 40 degrees
-    from upright (handwritten 1s lean up to about 35), or more than 15 and
-    taller than the digits, ``reaches``-ing above and below their band (a
-    date's slash). Taller alone is not enough: in a slanted number whose
-    baseline drifts, a 1 leaning with the writing stands taller than the
-    digits' median height at one end only."""
-    if piece.shape[0] < 0.6 * height or piece.shape[1] > piece.shape[0]:
-        return False
-    ys, xs = np.nonzero(piece)
-    if len(ys) < 5:
-        return False
-    ys = ys - ys.mean()
-    xs = xs - xs.mean()
-    cov = np.cov(np.stack([xs, ys]))
-    values, vectors = np.linalg.eigh(cov)
-    if values[0] <= 0 or values[1] / values[0] < 20:
-        return False
-    dx, dy = vectors[:, 1]
-    lean = np.degrees(np.arctan2(abs(dx), abs(dy)))
-    return bool(lean > 40 or (lean > 15 and reaches and piece.shape[0] > 1.15 * height))
