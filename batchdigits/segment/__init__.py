@@ -122,8 +122,9 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
             )
             return replace(again, box=moved)
     # Strokes fainter than the threshold go to the string model alone: among
-    # them are a cheque's printed $ and a box's corner, which it learnt to
-    # pass over and the digit model would read as digits.
+    # them are a cheque's printed $ and a box's corner, which the digit model
+    # reads as 8s and 1s when they are pieces. A faint digit in the strip
+    # alone still makes the two readers disagree, which the confidence shows.
     band = (min(p.top for p in pieces), max(p.bottom for p in pieces))
     fainter = faint_strokes(found.ink, mask, band, height)
     strip = to_strip(number_ink(mask | fainter, pieces, height))
