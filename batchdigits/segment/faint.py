@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..preprocess.ink import noise_level, smooth_ink
+from .pieces import overlap, touches_edge
 
 
 def faint_strokes(
@@ -44,10 +45,7 @@ def faint_strokes(
         tall, wide = rows.stop - rows.start, cols.stop - cols.start
         if not (0.6 * height <= tall <= 1.3 * height and wide <= 1.2 * height):
             continue
-        if min(rows.stop, bottom) - max(rows.start, top) < 0.5 * tall:
-            continue
-        edges = rows.start == 0 or cols.start == 0
-        if edges or rows.stop == mask.shape[0] or cols.stop == mask.shape[1]:
+        if overlap(rows, slice(top, bottom)) < 0.5 * tall or touches_edge((rows, cols), mask.shape):
             continue
         stroke = labels[rows, cols] == index
         area = int(stroke.sum())

@@ -125,7 +125,7 @@ def _comb_ticks(columns: np.ndarray, thickest: int, level: np.ndarray) -> np.nda
     thin, standing on (or hanging from) one of the ``level`` field lines, of
     about the same height and top, evenly spaced. A written 1 is rarely all
     of these at once; the stems of 4s and 1s in one number can be all but
-    the first, and were erased as a comb until the line was asked for."""
+    the first, so the line is what tells a comb's teeth from them."""
     labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
     lines = []
     reach = 3

@@ -102,7 +102,7 @@ def _alone(
     """No bigger piece stands over half of this one's columns."""
     width = box[1].stop - box[1].start
     return not any(
-        _overlap(box[1], other[1]) >= 0.5 * width
+        overlap(box[1], other[1]) >= 0.5 * width
         for other_index, other in found
         if other_index != index and _extent(other) > _extent(box)
     )
@@ -130,7 +130,7 @@ def _belongs_together(
     if _is_low_mark(a, height, low) or _is_low_mark(b, height, low):
         return False
     narrower = min(a[1].stop - a[1].start, b[1].stop - b[1].start)
-    if _overlap(a[1], b[1]) >= 0.6 * narrower and min(_extent(a), _extent(b)) < 0.6 * height:
+    if overlap(a[1], b[1]) >= 0.6 * narrower and min(_extent(a), _extent(b)) < 0.6 * height:
         return True  # a stroke over part of a digit: never a whole digit beside it
     gap_y = max(0, b[0].start - a[0].stop, a[0].start - b[0].stop)
     gap_x = max(0, b[1].start - a[1].stop, a[1].start - b[1].stop)
@@ -190,11 +190,10 @@ def _beside(
     found = []
     for rows, cols in filter(None, ndimage.find_objects(labels)):
         tall = rows.stop - rows.start
-        shared = _overlap(rows, slice(top, bottom))
+        shared = overlap(rows, slice(top, bottom))
         gap = max(left - cols.stop, cols.start - right)
         near = gap <= height and (cols.start < left or cols.stop > right)
-        edge = rows.start == 0 or cols.start == 0 or rows.stop == mask.shape[0]
-        edge = edge or cols.stop == mask.shape[1]
+        edge = touches_edge((rows, cols), mask.shape)
         if near and not edge and tall >= 0.6 * height and shared >= 0.5 * tall:
             found.append((rows, cols))
     return found
@@ -216,8 +215,7 @@ def _is_shadow(component: np.ndarray, shape: tuple[int, ...], box: tuple[slice, 
     With its speckles closed it is a solid: its rows are filled between
     their ends, and it is thick for its size, where a stroke of ink (even a
     digit's bar, whose rows are filled too) is thin."""
-    rows, cols = box
-    touches = rows.start == 0 or cols.start == 0 or rows.stop == shape[0] or cols.stop == shape[1]
+    touches = touches_edge(box, shape)
     tall, wide = component.shape
     if not touches or max(tall / shape[0], wide / shape[1]) <= 0.3:
         return False
@@ -244,7 +242,14 @@ def _digit_height(boxes: list[tuple[slice, slice] | None], areas: np.ndarray) ->
     return float(np.median(heights))
 
 
-def _overlap(a: slice, b: slice) -> int:
+def touches_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
+    """Whether ``box`` reaches an edge of a picture of ``shape``."""
+    rows, cols = box
+    return rows.start == 0 or cols.start == 0 or rows.stop == shape[0] or cols.stop == shape[1]
+
+
+def overlap(a: slice, b: slice) -> int:
+    """How many rows (or columns) two ranges share."""
     return max(0, min(a.stop, b.stop) - max(a.start, b.start))
 
 
