@@ -526,3 +526,36 @@ def test_a_tall_leaning_1_is_a_digit_and_a_slash_through_the_band_is_not() -> No
     lefts = [piece.left for piece in pieces]
     assert len(pieces) == 4 and any(100 <= left <= 106 for left in lefts)
     assert not any(215 <= left <= 230 for left in lefts)
+
+
+def _teeth(page: np.ndarray, digits: int, height: int, gap: int) -> tuple[np.ndarray, list[int]]:
+    """``draw_number``'s page with a comb under its digits: a printed base
+    line with short, thin teeth between the boxes; and the teeth's columns."""
+    image = Image.fromarray(page)
+    draw = ImageDraw.Draw(image)
+    base = 40 + height + 12
+    xs = [30 - gap // 2 + i * (70 + gap) for i in range(digits + 1)]
+    draw.line((xs[0], base, xs[-1], base), fill=60, width=2)
+    for x in xs:
+        draw.line((x, base - height // 3, x, base), fill=60, width=2)
+    return np.asarray(image), xs
+
+
+def test_a_combs_short_teeth_go_but_digits_standing_on_an_underline_stay() -> None:
+    """A comb's teeth are often a third of the digits' height or less: they
+    stand on its line, thin and evenly spaced, and go, so that no tooth is
+    read as a 1. The feet of digits written on a thick underline stand on it
+    too, evenly spaced, but they are pen strokes, thicker than a printed
+    tooth, and stay."""
+    comb, xs = _teeth(draw_number("707", gap=40), 3, 110, 40)
+    lines = field_lines(comb < 128)
+    assert all(lines[150:160, x - 1 : x + 2].any() for x in xs)
+    found = segment_number(comb.astype(np.float32))
+    assert found is not None and found.count == 3
+    ones = draw_number("1111", gap=40)
+    draw = ImageDraw.Draw(image := Image.fromarray(ones))
+    draw.line((10, 40 + 110, ones.shape[1] - 10, 40 + 110), fill=20, width=10)
+    ones = np.asarray(image)
+    cleaned = remove_field_lines(ones < 128)
+    for x in (30 + 35 + i * 110 for i in range(4)):
+        assert cleaned[60:130, x - 2 : x + 3].sum() > 0.8 * (ones[60:130, x - 2 : x + 3] < 128).sum()

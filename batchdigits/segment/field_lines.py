@@ -10,6 +10,7 @@ from scipy import ndimage
 from ..preprocess.ink import ink_mask
 from ..preprocess.lines import run_lengths
 from ..preprocess.reading import Ink
+from ..preprocess.shapes import stroke_width
 
 
 def remove_field_lines(mask: np.ndarray) -> np.ndarray:
@@ -40,12 +41,25 @@ def field_lines(mask: np.ndarray) -> np.ndarray:
     if len(busy) == 0:
         return lines
     ink_height = busy[-1] - busy[0] + 1
-    columns = (run_lengths(rest.T) >= max(8, 0.6 * ink_height)).T
-    if columns.any():
-        thickest = max(3, int(0.04 * width))
-        ticks = _comb_ticks(columns, thickest, lines)
-        lines = lines | ticks | _box_edges(columns, lines, thickest)
-    return lines
+    runs = run_lengths(rest.T).T
+    columns = runs >= max(8, 0.6 * ink_height)
+    # A comb's teeth are often short (a quarter of the digits' height); what
+    # tells them from a digit's strokes is the line they stand on, their
+    # number, and their spacing (_comb_ticks), not their height.
+    stubs = runs >= max(4, 0.2 * ink_height)
+    thickest = max(3, int(0.04 * width))
+    # A tooth's foot is often lost where it joins the line (the threshold, JPEG).
+    reach = max(3, int(0.08 * ink_height))
+    ticks = np.zeros_like(lines)
+    if stubs.any():
+        # The lower parts of digits written on an underline stand on it too,
+        # often evenly spaced: a tooth is a printed line, thinner than the
+        # pen's strokes. A box holds a digit: teeth stand at least half a
+        # digit apart.
+        thinnest = max(3.0, 0.6 * stroke_width(rest))
+        ticks = _comb_ticks(stubs, thickest, lines, reach, 0.5 * ink_height, thinnest)
+    edges = _box_edges(columns, lines, thickest) if columns.any() else np.zeros_like(lines)
+    return lines | ticks | edges
 
 
 def _box_edges(columns: np.ndarray, lines: np.ndarray, thickest: int) -> np.ndarray:
@@ -120,17 +134,27 @@ def _long_lines(mask: np.ndarray, longest: float, steepest: float = 0.07) -> np.
     return found & mask
 
 
-def _comb_ticks(columns: np.ndarray, thickest: int, level: np.ndarray) -> np.ndarray:
+def _comb_ticks(
+    columns: np.ndarray,
+    thickest: int,
+    level: np.ndarray,
+    reach: int = 3,
+    narrowest: float = 1.0,
+    thinnest: float = np.inf,
+) -> np.ndarray:
     """The vertical lines among ``columns`` that form a comb: at least three,
-    thin, standing on (or hanging from) one of the ``level`` field lines, of
-    about the same height and top, evenly spaced. A written 1 is rarely all
-    of these at once; the stems of 4s and 1s in one number can be all but
-    the first, so the line is what tells a comb's teeth from them."""
+    thin, standing on (or hanging from, within ``reach``) one of the
+    ``level`` field lines, of about the same height and top, evenly spaced
+    (a tooth may be missing), ``narrowest`` apart or more, and on average no
+    wider than ``thinnest``. A written 1 is rarely all of these at once;
+    the stems of 4s and 1s in one number can be all but the first, so the
+    line is what tells a comb's teeth from them."""
     labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
     lines = []
-    reach = 3
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None or box[1].stop - box[1].start > thickest:
+            continue
+        if np.count_nonzero(labels[box] == index) / (box[0].stop - box[0].start) > thinnest:
             continue
         near = slice(max(0, box[1].start - reach), box[1].stop + reach)
         ends = (box[0].start, box[0].stop)
@@ -149,16 +173,22 @@ def _comb_ticks(columns: np.ndarray, thickest: int, level: np.ndarray) -> np.nda
     if len(aligned) < 3:
         return np.zeros_like(columns)
     xs = np.array(sorted(line[3] for line in aligned))
+
+    def on(grid: float, line: tuple[int, float, float, float]) -> bool:
+        return abs((line[3] - xs[0]) / grid - round((line[3] - xs[0]) / grid)) <= 0.12
+
     step = float(np.median(np.diff(xs)))
-    if step <= 0:
+    if step < narrowest:
         return np.zeros_like(columns)
-    on_grid = [
-        line
-        for line in aligned
-        if abs((line[3] - xs[0]) / step - round((line[3] - xs[0]) / step)) <= 0.12
-    ]
+    on_grid = [line for line in aligned if on(step, line)]
     if len(on_grid) < 3:
         return np.zeros_like(columns)
+    # A tooth broken at the top is shorter than the others, but stands in its place.
+    on_grid += [
+        line
+        for line in lines
+        if line not in on_grid and 0.5 * tall <= line[2] - line[1] <= 1.15 * tall and on(step, line)
+    ]
     keep = np.zeros(labels.max() + 1, dtype=bool)
     keep[[line[0] for line in on_grid]] = True
     return keep[labels]
