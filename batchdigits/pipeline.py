@@ -36,7 +36,7 @@ from .results import COLUMNS, RowKey, RowPictures, ScanReport, ScanResult, ScanS
 from .review import Reason, review
 from .segment import Segmentation, segment_number
 from .splits import KerasSplitChecker, SplitChecker, split_model_ref
-from .strings import KerasStringReader, StringReader, string_model_ref
+from .strings import KerasStringReader, StringReader, string_model_refs
 from .thumbnails import kept_source, thumbnail
 
 log = logging.getLogger("batchdigits")
@@ -428,7 +428,7 @@ def _scan(
     # --numbers also reads with the split and string models: their ids now
     # (for --incremental), the models themselves with the digit model below.
     helper_refs = (
-        (split_model_ref(), string_model_ref()) if options.numbers and classifier is None else ()
+        (split_model_ref(), *string_model_refs()) if options.numbers and classifier is None else ()
     )
     helpers = (splits, strings) if options.numbers else ()
     for helper in (*helper_refs, *helpers):
@@ -466,7 +466,7 @@ def _scan(
             classifier = DigitClassifier(model_ref, threads=jobs)
             if helper_refs:
                 splits = KerasSplitChecker(helper_refs[0], threads=jobs)
-                strings = KerasStringReader(helper_refs[1], threads=jobs)
+                strings = KerasStringReader(helper_refs[1:], threads=jobs)
             timings.model_load = time.perf_counter() - loading
         results, row_pictures = _classify_all(
             options, prepared, classifier, (splits, strings), model_id, len(todo), timings

@@ -34,3 +34,13 @@ SPLIT_NUMBERS = 10000
 SPLIT_EPOCHS = 5
 STRING_NUMBERS = 30000
 STRING_EPOCHS = 20
+#: The string model reads with two members, their frame probabilities
+#: averaged: (file, share of the composed numbers written in other hands
+#: than MNIST's (batchdigits.writers), printed marks' size over the digits'
+#: height). The first learns MNIST's writers alone, with marks larger than
+#: the digits (the recipe until 2026-11-30); the second other hands too, and
+#: marks of many sizes. Either alone reads fewer numbers than both.
+STRING_MEMBERS = (
+    ("strings.keras", 0.0, (1.4, 1.4)),
+    ("strings_hands.keras", 0.3, (0.6, 1.5)),
+)

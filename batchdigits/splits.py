@@ -4,7 +4,9 @@ The digit model was trained on whole digits only, so it reads a fragment
 of a digit, or two touching digits, as some digit, often at 0.99: its
 confidence cannot tell a good split from a bad one. This small network
 can. It is trained on the segmenter's own candidates for numbers composed
-from MNIST *training* digits (touching, overlapping, spaced), each labelled
+from MNIST *training* digits and, for a share of them, from the digit
+model's other training hands (:mod:`batchdigits.writers`; touching,
+overlapping, spaced), each labelled
 by which digit's ink it holds: the digit (0-9) when it holds one digit
 whole and little else, class 10 ("not one digit") when it holds a fragment
 or parts of two. Only its class-10 probability is used; the digit model
@@ -28,6 +30,7 @@ from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION, to_model_input
 from .preprocess.shapes import bbox
 from .recipe import SPLIT_EPOCHS, SPLIT_NUMBERS
+from .writers import Hands, describe, pick_digits, render_hands
 
 NOT_ONE_DIGIT = 10
 #: A candidate is a whole digit when this share of its ink is one digit's
@@ -96,6 +99,11 @@ MARK_FONTS = (
     "STIXGeneralItalic.ttf",
 )
 MARK = -3  # the owner of a mark's pixels
+#: A printed mark's font size over the digits' height, drawn from this range:
+#: a currency sign at 0.6 is about half as tall as the digits beside it, at
+#: 1.5 taller. (Before 2026-11-30, 1.4 always: the string model's MNIST
+#: member still learnt that way, see recipe.STRING_MEMBERS.)
+MARK_SIZE = (0.6, 1.5)
 
 
 @dataclass(frozen=True)
@@ -149,9 +157,12 @@ STROKE_MARKS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
 }
 
 
-def _mark_mask(mark: str, height: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def _mark_mask(
+    mark: str, height: int, rng: np.random.Generator, size: tuple[float, float] = MARK_SIZE
+) -> tuple[np.ndarray, int]:
     """A mark drawn for digits ``height`` tall, and its top below the digits' top:
-    a font's glyph, or for some marks as often pen strokes (:data:`STROKE_MARKS`)."""
+    a font's glyph (its font size ``size`` times the height, a range), or for
+    some marks as often pen strokes (:data:`STROKE_MARKS`)."""
     if mark in STROKE_MARKS and rng.random() < 0.5:
         return _stroke_mark(STROKE_MARKS[mark], height, rng)
     import matplotlib
@@ -159,7 +170,9 @@ def _mark_mask(mark: str, height: int, rng: np.random.Generator) -> tuple[np.nda
     from scipy import ndimage
 
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    font = ImageFont.truetype(str(fonts / str(rng.choice(MARK_FONTS))), int(height * 1.4))
+    # Printed on a form or cheque, a sign is often smaller than the hand's digits.
+    scale = size[0] if size[0] == size[1] else float(rng.uniform(*size))
+    font = ImageFont.truetype(str(fonts / str(rng.choice(MARK_FONTS))), max(4, int(height * scale)))
     side = int(height * 3)
     canvas = Image.new("L", (side, side), 0)
     baseline = int(height * 2)
@@ -201,11 +214,16 @@ def _stroke_mark(
     return _cropped(mask), int(rows[0] - height)
 
 
-def compose_number(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> Composed:
+def compose_number(
+    digits: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    mark_size: tuple[float, float] = MARK_SIZE,
+) -> Composed:
     """Digits side by side at a random spacing (wide to overlapping), size
     and baseline, now and then with marks that are not digits around them
-    (a currency sign, separators, a tick), as a bool mask at working
-    resolution."""
+    (a currency sign, separators, a tick; printed at ``mark_size`` times the
+    digits' height), as a bool mask at working resolution."""
     height = int(rng.integers(30, 100))
     spacing = str(rng.choice(["spaced", "touching", "overlapping"], p=[0.35, 0.35, 0.3]))
     items: list[tuple[np.ndarray, int | None, int]] = []  # mask, top (None: centred), owner
@@ -213,12 +231,18 @@ def compose_number(digits: np.ndarray, labels: np.ndarray, rng: np.random.Genera
         items.append((_digit_mask(digit, height, rng), None, index))
     if rng.random() < 0.5:
         if rng.random() < 0.35:
-            items.insert(0, (*_mark_mask(str(rng.choice(list(LEADING_MARKS))), height, rng), MARK))
+            items.insert(
+                0, (*_mark_mask(str(rng.choice(list(LEADING_MARKS))), height, rng, mark_size), MARK)
+            )
         if rng.random() < 0.35 and len(digits) > 1:
             at = int(rng.integers(1, len(items)))
-            items.insert(at, (*_mark_mask(str(rng.choice(list(INNER_MARKS))), height, rng), MARK))
+            items.insert(
+                at, (*_mark_mask(str(rng.choice(list(INNER_MARKS))), height, rng, mark_size), MARK)
+            )
         if rng.random() < 0.35:
-            items.append((*_mark_mask(str(rng.choice(list(TRAILING_MARKS))), height, rng), MARK))
+            items.append(
+                (*_mark_mask(str(rng.choice(list(TRAILING_MARKS))), height, rng, mark_size), MARK)
+            )
     tallest = max(mask.shape[0] for mask, top, _ in items if top is None)
     canvas_height = max(int(tallest * 1.6) + 4, max(mask.shape[0] for mask, _, _ in items))
     width = sum(mask.shape[1] for mask, _, _ in items) + height * len(items) + 8
@@ -280,14 +304,19 @@ def label_candidates(composed: Composed) -> tuple[np.ndarray, np.ndarray]:
 
 
 def split_examples(
-    digits: np.ndarray, labels: np.ndarray, numbers: int, seed: int
+    digits: np.ndarray,
+    labels: np.ndarray,
+    numbers: int,
+    seed: int,
+    hands: Hands | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Training candidates from ``numbers`` numbers of 2-5 of ``digits``."""
+    """Training candidates from ``numbers`` numbers of 2-5 of ``digits``
+    (a share of them written in ``hands``)."""
     rng = np.random.default_rng(seed)
     images, targets = [], []
     for _ in range(numbers):
-        picked = rng.integers(0, len(digits), int(rng.integers(2, 6)))
-        found, classes = label_candidates(compose_number(digits[picked], labels[picked], rng))
+        written, written_labels = pick_digits(rng, digits, labels, int(rng.integers(2, 6)), hands)
+        found, classes = label_candidates(compose_number(written, written_labels, rng))
         images.append(found)
         targets.append(classes)
     return np.concatenate(images), np.concatenate(targets)
@@ -327,6 +356,7 @@ def train_split_model(
     save it as ``out_dir``/splits.keras with its metadata (.json); returns
     the metadata. The check candidates come from training digits 55,000 on,
     which the fit never sees (MNIST's test digits stay for the benchmarks)."""
+    from .parallel import available_cores
     from .train import load_mnist
 
     mnist = load_mnist(data)
@@ -334,7 +364,8 @@ def train_split_model(
     out = out_dir / SPLITS_FILE
     started = time.monotonic()
     fit_digits, check_digits = slice(0, 55000), slice(55000, 60000)
-    images, targets = split_examples(digits[fit_digits], labels[fit_digits], numbers, seed)
+    hands = render_hands(numbers, seed, available_cores())
+    images, targets = split_examples(digits[fit_digits], labels[fit_digits], numbers, seed, hands)
     check_images, check_targets = split_examples(
         digits[check_digits], labels[check_digits], max(200, numbers // 10), seed + 1
     )
@@ -355,6 +386,7 @@ def train_split_model(
         "data": mnist.source,
         "training_numbers": numbers,
         "training_candidates": len(images),
+        "other_hands": describe(hands),
         "epochs": epochs,
         "seed": seed,
         "check_candidates": len(check_images),

@@ -8,9 +8,11 @@ none. Both read every number; where they agree the reading is far more
 often right, and where they disagree the row is doubtful
 (:func:`numbers.classify_numbers`).
 
-It is trained on numbers composed from MNIST *training* digits (touching,
-overlapping, spaced, with printed and pen-drawn marks that are not part of
-the number) by the same composer as the split model, and its strips are
+It is trained on numbers composed from MNIST *training* digits and, for a
+share of them, the digit model's other training hands
+(:mod:`batchdigits.writers`; touching, overlapping, spaced, with printed and
+pen-drawn marks that are not part of the number) by the same composer as
+the split model, and its strips are
 made by :func:`to_strip` for training and scanning alike.
 """
 
@@ -29,7 +31,8 @@ from PIL import Image
 from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION
 from .preprocess.shapes import bbox
-from .recipe import STRING_EPOCHS, STRING_NUMBERS
+from .recipe import STRING_EPOCHS, STRING_MEMBERS, STRING_NUMBERS
+from .writers import OTHER_HANDS, Hands, describe, pick_digits, render_hands
 
 STRIP_HEIGHT = 32
 STRIP_WIDTH = 256
@@ -38,7 +41,6 @@ STRIP_WIDTH = 256
 STEPS = 64
 BLANK = 10
 MOST_DIGITS = 8
-STRINGS_FILE = "strings.keras"
 #: Numbers composed for each training epoch (fresh ones every epoch), and
 #: epochs: what the shipped model used.
 DEFAULT_NUMBERS = STRING_NUMBERS
@@ -138,28 +140,41 @@ class StringReader(Protocol):
 
 
 class KerasStringReader:
-    """The string model, loaded once."""
+    """The string model's members, loaded once; each strip's frame
+    probabilities are their mean. The members share the strip and its 64
+    frames, and were trained on different hands: where one has not seen a
+    writer's style, the other often has."""
 
-    def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
-        self.model_id = ref.model_id
-        self._model = load_helper_model(ref, threads)
+    def __init__(self, refs: Sequence[ModelRef], threads: int | None = None) -> None:
+        self.model_id = "+".join(ref.model_id for ref in refs)
+        self._models = [load_helper_model(ref, threads) for ref in refs]
 
     def read(self, strips: np.ndarray) -> list[StringReading]:
         from ._tf import interrupts_deferred
 
         with interrupts_deferred():
-            logits = np.asarray(self._model.predict_on_batch(to_model_input(strips)))
-        return decode(logits)
+            outputs = [
+                np.asarray(model.predict_on_batch(to_model_input(strips)), dtype=np.float64)
+                for model in self._models
+            ]
+        logs = [logits - _log_sum_exp(logits) for logits in outputs]
+        return decode(np.logaddexp.reduce(logs, axis=0) - np.log(len(logs)))
 
 
-def string_model_ref() -> ModelRef:
-    """The string model scan uses: one ``train --strings`` wrote to the user
-    model folder, else the shipped one."""
-    return helper_model_ref(STRINGS_FILE, "--strings")
+def _log_sum_exp(logits: np.ndarray) -> np.ndarray:
+    top = logits.max(axis=-1, keepdims=True)
+    return top + np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+
+
+def string_model_refs() -> tuple[ModelRef, ...]:
+    """The string model's members scan uses (:data:`recipe.STRING_MEMBERS`):
+    each the one ``train --strings`` wrote to the user model folder, else
+    the shipped one."""
+    return tuple(helper_model_ref(file, "--strings") for file, _, _ in STRING_MEMBERS)
 
 
 def load_string_reader(threads: int | None = None) -> KerasStringReader:
-    return KerasStringReader(string_model_ref(), threads)
+    return KerasStringReader(string_model_refs(), threads)
 
 
 def build_string_model() -> Any:
@@ -198,24 +213,37 @@ def _ctc_loss(labels: Any, logits: Any) -> Any:
 COMPOSE_CHUNK = 1000
 
 
-def _compose_chunk(task: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> np.ndarray:
+def _compose_chunk(
+    task: tuple[np.ndarray, np.ndarray, np.ndarray, int, tuple[float, float] | None],
+) -> np.ndarray:
     """Strips of one chunk of numbers: its digits in order, split by ``counts``."""
-    from .splits import compose_number
+    from .splits import MARK_SIZE, compose_number
 
-    digits, labels, counts, seed = task
+    digits, labels, counts, seed, mark_size = task
+    mark_size = mark_size or MARK_SIZE
     rng = np.random.default_rng(seed)
     strips = np.zeros((len(counts), STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
     ends = np.cumsum(counts)
     for index, (start, end) in enumerate(zip(ends - counts, ends, strict=True)):
-        strips[index] = to_strip(compose_number(digits[start:end], labels[start:end], rng).mask)
+        number = compose_number(digits[start:end], labels[start:end], rng, mark_size)
+        strips[index] = to_strip(number.mask)
     return strips
 
 
 def string_examples(
-    digits: np.ndarray, labels: np.ndarray, numbers: int, seed: int, jobs: int = 1
+    digits: np.ndarray,
+    labels: np.ndarray,
+    numbers: int,
+    seed: int,
+    jobs: int = 1,
+    hands: Hands | None = None,
+    share: float = OTHER_HANDS,
+    mark_size: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``numbers`` composed numbers of 2-8 of ``digits`` as strips, and their
-    digits (padded with -1).
+    """``numbers`` composed numbers of 2-8 of ``digits`` (a ``share`` of them
+    written in ``hands``; printed marks ``mark_size`` times the digits'
+    height, by default the composer's) as strips, and their digits (padded
+    with -1).
 
     Which digits make each number is drawn here; each chunk of numbers is
     composed (the slow part, about 2 ms a number) from a seed of its own, in
@@ -226,15 +254,23 @@ def string_examples(
 
     rng = np.random.default_rng(seed)
     counts = rng.integers(2, MOST_DIGITS + 1, numbers)
-    picked = rng.integers(0, len(digits), int(counts.sum()))
+    if hands is None or not share:
+        picked = rng.integers(0, len(digits), int(counts.sum()))
+        ends = np.cumsum(counts)
+        bounds = zip(ends - counts, ends, strict=True)
+        written = [(digits[picked[a:b]], labels[picked[a:b]]) for a, b in bounds]
+    else:
+        written = [pick_digits(rng, digits, labels, int(n), hands, share) for n in counts]
     targets = np.full((numbers, MOST_DIGITS), -1, dtype=np.int32)
-    targets[np.arange(MOST_DIGITS) < counts[:, None]] = labels[picked]
-    starts = np.concatenate([[0], np.cumsum(counts)])
+    for row, (_, number) in enumerate(written):
+        targets[row, : len(number)] = number
     tasks = []
     for first in range(0, numbers, COMPOSE_CHUNK):
-        last = min(numbers, first + COMPOSE_CHUNK)
-        chosen = picked[starts[first] : starts[last]]
-        tasks.append((digits[chosen], labels[chosen], counts[first:last], seed * 7919 + first))
+        part = written[first : first + COMPOSE_CHUNK]
+        chunk_digits = np.concatenate([images for images, _ in part])
+        chunk_labels = np.concatenate([number for _, number in part])
+        chunk_counts = counts[first : first + len(part)]
+        tasks.append((chunk_digits, chunk_labels, chunk_counts, seed * 7919 + first, mark_size))
     with ordered_map(_compose_chunk, tasks, jobs) as results:
         parts = list(results)
     strips = np.concatenate(parts) if parts else np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
@@ -250,16 +286,37 @@ def train_string_model(
     seed: int = 0,
     jobs: int | None = None,
     log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Train the string model and save it as ``out_dir``/strings.keras with
-    its metadata (.json); returns the metadata. Checked on numbers of
-    training digits 55,000 on, which the fit never sees."""
-    from ._tf import import_tensorflow
+) -> list[dict[str, Any]]:
+    """Train the string model's members (:data:`recipe.STRING_MEMBERS`) one
+    after the other and save each in ``out_dir`` with its metadata (.json);
+    returns their metadata. Each is checked on numbers of training digits
+    55,000 on, which the fit never sees."""
     from .parallel import available_cores
     from .train import load_mnist
 
     jobs = jobs or available_cores()
     mnist = load_mnist(data)
+    hands = render_hands(numbers, seed, jobs) if any(s for _, s, _ in STRING_MEMBERS) else None
+    return [
+        _train_member(mnist, out_dir / file, share, size, hands, numbers, epochs, seed, jobs, log)
+        for file, share, size in STRING_MEMBERS
+    ]
+
+
+def _train_member(
+    mnist: Any,
+    out: Path,
+    share: float,
+    mark_size: tuple[float, float],
+    hands: Hands | None,
+    numbers: int,
+    epochs: int,
+    seed: int,
+    jobs: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    from ._tf import import_tensorflow
+
     started = time.monotonic()
     check, check_targets = string_examples(
         mnist.x_train[55000:], mnist.y_train[55000:], max(200, numbers // 30), seed + 1, jobs
@@ -275,13 +332,20 @@ def train_string_model(
         # Fresh numbers every epoch: ten times the variety for the same fitting
         # time; and a cosine decay, so the last epochs settle.
         strips, targets = string_examples(
-            mnist.x_train[:55000], mnist.y_train[:55000], numbers, seed + 1000 * (epoch + 1), jobs
+            mnist.x_train[:55000],
+            mnist.y_train[:55000],
+            numbers,
+            seed + 1000 * (epoch + 1),
+            jobs,
+            hands,
+            share,
+            mark_size,
         )
         optimizer.learning_rate.assign(LEARNING_RATE * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
         model.fit(to_model_input(strips), targets, batch_size=64, epochs=1, verbose=0)
         read = decode(np.asarray(model.predict(to_model_input(check), verbose=0)))
         accuracy = float(np.mean([r.digits == t for r, t in zip(read, truth, strict=True)]))
-        log(f"epoch {epoch + 1}/{epochs}: check numbers read right {accuracy:.1%}")
+        log(f"{out.name}: epoch {epoch + 1}/{epochs}: check numbers read right {accuracy:.1%}")
     metadata = {
         "name": "batchdigits-strings",
         "architecture": "crnn: 4 conv blocks, bilstm 96, ctc",
@@ -290,6 +354,8 @@ def train_string_model(
         "data": mnist.source,
         "training_numbers": numbers,
         "training_numbers_per": "epoch (fresh ones each epoch)",
+        "other_hands": describe(hands, share),
+        "mark_size": list(mark_size),
         "learning_rate": f"{LEARNING_RATE} with cosine decay over the epochs",
         "epochs": epochs,
         "seed": seed,
@@ -297,11 +363,9 @@ def train_string_model(
         "check_numbers_right": round(accuracy, 4),
         "training_seconds": round(time.monotonic() - started, 1),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / STRINGS_FILE)
-    (out_dir / STRINGS_FILE).with_suffix(".json").write_text(
-        json.dumps(metadata, indent=2) + "\n", encoding="utf-8"
-    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    out.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     log(json.dumps(metadata, indent=2))
     return metadata
 

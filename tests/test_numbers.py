@@ -208,6 +208,23 @@ def test_a_mark_the_split_model_rejects_is_left_out() -> None:
     assert reading is not None and reading.number == "42"
 
 
+def test_a_doubtful_piece_is_left_out_more_readily_at_either_end_than_inside() -> None:
+    """Marks stand mostly before or after a number (a currency sign, a tick):
+    a piece most of a digit tall that the split model doubts is left out at
+    the number's start, while the same piece between two digits is read."""
+    doubtful, sure = _sure(8, 0.75), _sure(4)
+    at_start = _segmentation([(0, 1), (1, 2), (2, 3)], 3, [0.75, 1.0, 1.0])
+    reading = read_number(
+        at_start, np.stack([doubtful, sure, _sure(2)]), np.array([0.03, 0.999, 0.999])
+    )
+    assert reading is not None and reading.number == "42"
+    inside = _segmentation([(0, 1), (1, 2), (2, 3)], 3, [1.0, 0.75, 1.0])
+    reading = read_number(
+        inside, np.stack([sure, doubtful, _sure(2)]), np.array([0.999, 0.03, 0.999])
+    )
+    assert reading is not None and reading.number == "482"
+
+
 def test_numbers_rows_keep_leading_zeros_in_csv_api_and_incremental_runs(tmp_path: Path) -> None:
     folder = tmp_path / "fields"
     write_numbers(
@@ -558,4 +575,6 @@ def test_a_combs_short_teeth_go_but_digits_standing_on_an_underline_stay() -> No
     ones = np.asarray(image)
     cleaned = remove_field_lines(ones < 128)
     for x in (30 + 35 + i * 110 for i in range(4)):
-        assert cleaned[60:130, x - 2 : x + 3].sum() > 0.8 * (ones[60:130, x - 2 : x + 3] < 128).sum()
+        assert (
+            cleaned[60:130, x - 2 : x + 3].sum() > 0.8 * (ones[60:130, x - 2 : x + 3] < 128).sum()
+        )
