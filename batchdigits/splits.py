@@ -155,16 +155,41 @@ STROKE_MARKS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
     "/": (((0.6, -0.1), (0.0, 1.1)),),
     ",": (((0.1, 0.85), (0.0, 1.15)),),
 }
+#: Signs that are written by hand too (``compose_number(pen_signs=True)``):
+#: a dollar sign (an S and its bar) and a number sign, at 0.5-1.1 times the
+#: digits' height. The split model learns them; the string model's members
+#: were trained before them.
+SIGN_STROKES: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
+    "$": (
+        ((0.44, 0.18), (0.3, 0.08), (0.13, 0.14), (0.11, 0.33), (0.3, 0.5), (0.45, 0.68)),
+        ((0.45, 0.68), (0.4, 0.86), (0.24, 0.93), (0.06, 0.85)),
+        ((0.28, -0.05), (0.27, 1.0)),
+    ),
+    "#": (
+        ((0.22, 0.05), (0.14, 0.95)),
+        ((0.5, 0.05), (0.42, 0.95)),
+        ((0.0, 0.35), (0.62, 0.35)),
+        ((0.0, 0.65), (0.6, 0.65)),
+    ),
+}
+SIGN_SIZE = (0.5, 1.1)
 
 
 def _mark_mask(
-    mark: str, height: int, rng: np.random.Generator, size: tuple[float, float] = MARK_SIZE
+    mark: str,
+    height: int,
+    rng: np.random.Generator,
+    size: tuple[float, float] = MARK_SIZE,
+    pen_signs: bool = False,
 ) -> tuple[np.ndarray, int]:
     """A mark drawn for digits ``height`` tall, and its top below the digits' top:
     a font's glyph (its font size ``size`` times the height, a range), or for
-    some marks as often pen strokes (:data:`STROKE_MARKS`)."""
+    some marks as often pen strokes (:data:`STROKE_MARKS`, and with
+    ``pen_signs`` :data:`SIGN_STROKES`)."""
     if mark in STROKE_MARKS and rng.random() < 0.5:
         return _stroke_mark(STROKE_MARKS[mark], height, rng)
+    if pen_signs and mark in SIGN_STROKES and rng.random() < 0.5:
+        return _stroke_mark(SIGN_STROKES[mark], height, rng, SIGN_SIZE, jitter=0.02)
     import matplotlib
     from PIL import ImageDraw, ImageFont
     from scipy import ndimage
@@ -192,19 +217,23 @@ def _mark_mask(
 
 
 def _stroke_mark(
-    strokes: tuple[tuple[tuple[float, float], ...], ...], height: int, rng: np.random.Generator
+    strokes: tuple[tuple[tuple[float, float], ...], ...],
+    height: int,
+    rng: np.random.Generator,
+    size: tuple[float, float] = (0.7, 1.2),
+    jitter: float = 0.06,
 ) -> tuple[np.ndarray, int]:
     from PIL import ImageDraw
 
     side = int(height * 3)
     canvas = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(canvas)
-    scale = height * float(rng.uniform(0.7, 1.2))
+    scale = height * float(rng.uniform(*size))
     width = max(1, round(height * float(rng.uniform(0.04, 0.12))))
     origin = np.array([side / 3, height])
     for stroke in strokes:
         points = [
-            tuple(origin + scale * (np.array(point) + rng.normal(0, 0.06, 2))) for point in stroke
+            tuple(origin + scale * (np.array(point) + rng.normal(0, jitter, 2))) for point in stroke
         ]
         draw.line(points, fill=255, width=width, joint="curve")
     mask = np.asarray(canvas) >= 128
@@ -219,11 +248,13 @@ def compose_number(
     labels: np.ndarray,
     rng: np.random.Generator,
     mark_size: tuple[float, float] = MARK_SIZE,
+    pen_signs: bool = False,
 ) -> Composed:
     """Digits side by side at a random spacing (wide to overlapping), size
     and baseline, now and then with marks that are not digits around them
     (a currency sign, separators, a tick; printed at ``mark_size`` times the
-    digits' height), as a bool mask at working resolution."""
+    digits' height; with ``pen_signs`` some signs written by hand), as a
+    bool mask at working resolution."""
     height = int(rng.integers(30, 100))
     spacing = str(rng.choice(["spaced", "touching", "overlapping"], p=[0.35, 0.35, 0.3]))
     items: list[tuple[np.ndarray, int | None, int]] = []  # mask, top (None: centred), owner
@@ -232,16 +263,33 @@ def compose_number(
     if rng.random() < 0.5:
         if rng.random() < 0.35:
             items.insert(
-                0, (*_mark_mask(str(rng.choice(list(LEADING_MARKS))), height, rng, mark_size), MARK)
+                0,
+                (
+                    *_mark_mask(
+                        str(rng.choice(list(LEADING_MARKS))), height, rng, mark_size, pen_signs
+                    ),
+                    MARK,
+                ),
             )
         if rng.random() < 0.35 and len(digits) > 1:
             at = int(rng.integers(1, len(items)))
             items.insert(
-                at, (*_mark_mask(str(rng.choice(list(INNER_MARKS))), height, rng, mark_size), MARK)
+                at,
+                (
+                    *_mark_mask(
+                        str(rng.choice(list(INNER_MARKS))), height, rng, mark_size, pen_signs
+                    ),
+                    MARK,
+                ),
             )
         if rng.random() < 0.35:
             items.append(
-                (*_mark_mask(str(rng.choice(list(TRAILING_MARKS))), height, rng, mark_size), MARK)
+                (
+                    *_mark_mask(
+                        str(rng.choice(list(TRAILING_MARKS))), height, rng, mark_size, pen_signs
+                    ),
+                    MARK,
+                )
             )
     tallest = max(mask.shape[0] for mask, top, _ in items if top is None)
     canvas_height = max(int(tallest * 1.6) + 4, max(mask.shape[0] for mask, _, _ in items))
@@ -316,7 +364,8 @@ def split_examples(
     images, targets = [], []
     for _ in range(numbers):
         written, written_labels = pick_digits(rng, digits, labels, int(rng.integers(2, 6)), hands)
-        found, classes = label_candidates(compose_number(written, written_labels, rng))
+        number = compose_number(written, written_labels, rng, pen_signs=True)
+        found, classes = label_candidates(number)
         images.append(found)
         targets.append(classes)
     return np.concatenate(images), np.concatenate(targets)
@@ -387,6 +436,8 @@ def train_split_model(
         "training_numbers": numbers,
         "training_candidates": len(images),
         "other_hands": describe(hands),
+        "mark_size": list(MARK_SIZE),
+        "pen_signs": "".join(SIGN_STROKES),
         "epochs": epochs,
         "seed": seed,
         "check_candidates": len(check_images),
