@@ -260,37 +260,21 @@ def compose_number(
     items: list[tuple[np.ndarray, int | None, int]] = []  # mask, top (None: centred), owner
     for index, digit in enumerate(digits):
         items.append((_digit_mask(digit, height, rng), None, index))
+
+    def mark(choices: str) -> tuple[np.ndarray, int, int]:
+        return (
+            *_mark_mask(str(rng.choice(list(choices))), height, rng, mark_size, pen_signs),
+            MARK,
+        )
+
     if rng.random() < 0.5:
         if rng.random() < 0.35:
-            items.insert(
-                0,
-                (
-                    *_mark_mask(
-                        str(rng.choice(list(LEADING_MARKS))), height, rng, mark_size, pen_signs
-                    ),
-                    MARK,
-                ),
-            )
+            items.insert(0, mark(LEADING_MARKS))
         if rng.random() < 0.35 and len(digits) > 1:
             at = int(rng.integers(1, len(items)))
-            items.insert(
-                at,
-                (
-                    *_mark_mask(
-                        str(rng.choice(list(INNER_MARKS))), height, rng, mark_size, pen_signs
-                    ),
-                    MARK,
-                ),
-            )
+            items.insert(at, mark(INNER_MARKS))
         if rng.random() < 0.35:
-            items.append(
-                (
-                    *_mark_mask(
-                        str(rng.choice(list(TRAILING_MARKS))), height, rng, mark_size, pen_signs
-                    ),
-                    MARK,
-                )
-            )
+            items.append(mark(TRAILING_MARKS))
     tallest = max(mask.shape[0] for mask, top, _ in items if top is None)
     canvas_height = max(int(tallest * 1.6) + 4, max(mask.shape[0] for mask, _, _ in items))
     width = sum(mask.shape[1] for mask, _, _ in items) + height * len(items) + 8

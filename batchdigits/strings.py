@@ -315,11 +315,19 @@ def _train_member(
     jobs: int,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
+    """One member: ``share`` of its numbers in other ``hands``, its printed
+    marks ``mark_size`` times the digits' height; checked on MNIST's numbers
+    with the same marks."""
     from ._tf import import_tensorflow
 
     started = time.monotonic()
     check, check_targets = string_examples(
-        mnist.x_train[55000:], mnist.y_train[55000:], max(200, numbers // 30), seed + 1, jobs
+        mnist.x_train[55000:],
+        mnist.y_train[55000:],
+        max(200, numbers // 30),
+        seed + 1,
+        jobs,
+        mark_size=mark_size,
     )
     truth = ["".join(map(str, row[row >= 0])) for row in check_targets]
     keras = import_tensorflow().keras
