@@ -403,8 +403,8 @@ def train(
         bool,
         typer.Option(
             "--strings",
-            help="Train the string model of scan --numbers (reads a number whole) "
-            "instead of the digit model.",
+            help="Train the string model of scan --numbers (reads a number whole; "
+            "its two members one after the other) instead of the digit model.",
         ),
     ] = False,
     quiet: QuietOption = False,
