@@ -578,3 +578,26 @@ def test_a_combs_short_teeth_go_but_digits_standing_on_an_underline_stay() -> No
         assert (
             cleaned[60:130, x - 2 : x + 3].sum() > 0.8 * (ones[60:130, x - 2 : x + 3] < 128).sum()
         )
+
+
+def test_a_piece_the_refined_crop_cuts_through_is_left_out() -> None:
+    """The refined reading crops around the number; a piece reaching the
+    crop's cut edge is a part of something beside the number (the bar of a
+    cheque's $, which alone reads as a 1), so it is left out of the pieces
+    and of the string model's ink. At an edge of the original picture, it
+    stays: that edge cut nothing."""
+    from batchdigits.preprocess.reading import Ink
+    from batchdigits.segment import _whole_pieces
+    from batchdigits.segment.pieces import Piece
+
+    mask = np.zeros((40, 100), dtype=bool)
+    mask[5:35, 0:3] = True  # the bar at the left edge
+    mask[5:35, 20:40] = True  # a digit
+    found = Ink(mask, mask.astype(np.float32), 1.0, 0, 0)
+    pieces = [Piece(mask[5:35, 0:3].copy(), 5, 0), Piece(mask[5:35, 20:40].copy(), 5, 20)]
+    kept = _whole_pieces(pieces, mask.copy(), found, 100, (False, False))
+    assert len(kept) == 2
+    cleaned = mask.copy()
+    kept = _whole_pieces(pieces, cleaned, found, 100, (True, False))
+    assert [piece.left for piece in kept] == [20]
+    assert not cleaned[:, 0:3].any() and np.array_equal(cleaned[:, 20:40], mask[:, 20:40])

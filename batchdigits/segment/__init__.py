@@ -91,7 +91,12 @@ def segment_number(gray: np.ndarray) -> Segmentation | None:
     return _segment(image, refine=True)
 
 
-def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Segmentation | None:
+def _segment(
+    image: np.ndarray,
+    refine: bool,
+    factor: float | None = None,
+    cut: tuple[bool, bool] = (False, False),
+) -> Segmentation | None:
     if min(image.shape) < 4:
         return None
     work, scale = _to_work_size(image, factor)
@@ -100,6 +105,8 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
         return None
     mask = without_field_lines(found)
     pieces, height = find_pieces(mask)
+    if any(cut):
+        pieces = _whole_pieces(pieces, mask, found, work.shape[1], cut)
     if not pieces:
         return None
     box = _original_box(pieces, found, scale, image.shape)
@@ -112,7 +119,8 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
         top, left = max(0, box[0] - margin), max(0, box[1] - margin)
         crop = image[top : box[2] + margin, left : box[3] + margin]
         wanted = min(wanted, 2 * _WORK_LONG_MAX / max(crop.shape))
-        again = _segment(crop, refine=False, factor=wanted)
+        cut = (left > 0, box[3] + margin < image.shape[1])
+        again = _segment(crop, refine=False, factor=wanted, cut=cut)
         if again is not None and again.box is not None:
             moved = (
                 again.box[0] + top,
@@ -135,6 +143,25 @@ def _segment(image: np.ndarray, refine: bool, factor: float | None = None) -> Se
     cuts = np.array([0.0] + [piece.cut for piece in pieces[1:]] + [0.0])
     sizes = np.array([max(piece.mask.shape) / height for piece in pieces])
     return Segmentation(len(pieces), spans, images, priors, cuts, sizes, box, strip)
+
+
+def _whole_pieces(
+    pieces: list[Piece], mask: np.ndarray, found: Ink, width: int, cut: tuple[bool, bool]
+) -> list[Piece]:
+    """The pieces, without those the refined reading's crop cut through
+    (``cut``: whether its left and right edges cut the original): a part of
+    something beside the number, such as the bar of a cheque's $, which alone
+    reads as a 1. Their ink goes from ``mask`` too, so the string model does
+    not read them either."""
+    kept = []
+    for piece in pieces:
+        at_left = cut[0] and piece.left + found.left <= 0
+        at_right = cut[1] and piece.right + found.left >= width
+        if at_left or at_right:
+            mask[piece.top : piece.bottom, piece.left : piece.right] &= ~piece.mask
+        else:
+            kept.append(piece)
+    return kept
 
 
 def _to_work_size(image: np.ndarray, factor: float | None = None) -> tuple[np.ndarray, float]:
