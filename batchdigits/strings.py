@@ -107,8 +107,9 @@ class StringReading:
 
 def decode(logits: np.ndarray) -> list[StringReading]:
     """Best-path CTC decoding of (N, STEPS, 11) logits, one reading per strip."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    log_frames = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    from scipy.special import log_softmax
+
+    log_frames = log_softmax(logits, axis=-1)
     probabilities = np.exp(log_frames)
     best = probabilities.argmax(axis=-1)
     top = probabilities.max(axis=-1)
@@ -157,13 +158,10 @@ class KerasStringReader:
                 np.asarray(model.predict_on_batch(to_model_input(strips)), dtype=np.float64)
                 for model in self._models
             ]
-        logs = [logits - _log_sum_exp(logits) for logits in outputs]
-        return decode(np.logaddexp.reduce(logs, axis=0) - np.log(len(logs)))
+        from scipy.special import log_softmax, logsumexp
 
-
-def _log_sum_exp(logits: np.ndarray) -> np.ndarray:
-    top = logits.max(axis=-1, keepdims=True)
-    return top + np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+        logs = [log_softmax(logits, axis=-1) for logits in outputs]
+        return decode(logsumexp(logs, axis=0) - np.log(len(logs)))
 
 
 def string_model_refs() -> tuple[ModelRef, ...]:
@@ -254,7 +252,7 @@ def string_examples(
 
     rng = np.random.default_rng(seed)
     counts = rng.integers(2, MOST_DIGITS + 1, numbers)
-    if hands is None or not share:
+    if hands is None or not share:  # drawn as before other hands existed: the recipe reproduces
         picked = rng.integers(0, len(digits), int(counts.sum()))
         ends = np.cumsum(counts)
         bounds = zip(ends - counts, ends, strict=True)

@@ -50,16 +50,12 @@ def field_lines(mask: np.ndarray) -> np.ndarray:
     thickest = max(3, int(0.04 * width))
     # A tooth's foot is often lost where it joins the line (the threshold, JPEG).
     reach = max(3, int(0.08 * ink_height))
-    ticks = np.zeros_like(lines)
-    if stubs.any():
-        # The lower parts of digits written on an underline stand on it too,
-        # often evenly spaced: a tooth is a printed line, thinner than the
-        # pen's strokes. A box holds a digit: teeth stand at least half a
-        # digit apart.
-        thinnest = max(3.0, 0.6 * stroke_width(rest))
-        ticks = _comb_ticks(stubs, thickest, lines, reach, 0.5 * ink_height, thinnest)
-    edges = _box_edges(columns, lines, thickest) if columns.any() else np.zeros_like(lines)
-    return lines | ticks | edges
+    # The lower parts of digits written on an underline stand on it too,
+    # often evenly spaced: a tooth is a printed line, thinner than the pen's
+    # strokes. A box holds a digit: teeth stand at least half a digit apart.
+    thinnest = max(3.0, 0.6 * stroke_width(rest))
+    ticks = _comb_ticks(stubs, thickest, lines, reach, 0.5 * ink_height, thinnest)
+    return lines | ticks | _box_edges(columns, lines, thickest)
 
 
 def _box_edges(columns: np.ndarray, lines: np.ndarray, thickest: int) -> np.ndarray:
@@ -68,16 +64,23 @@ def _box_edges(columns: np.ndarray, lines: np.ndarray, thickest: int) -> np.ndar
     both."""
     labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
     edges = np.zeros_like(columns)
-    reach = 3
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None or box[1].stop - box[1].start > thickest:
             continue
-        near = slice(max(0, box[1].start - reach), box[1].stop + reach)
-        top = lines[max(0, box[0].start - reach) : box[0].start + reach, near].any()
-        bottom = lines[max(0, box[0].stop - reach) : box[0].stop + reach, near].any()
-        if top and bottom:
+        if all(_ends_on(lines, box, reach=3)):
             edges[box] |= labels[box] == index
     return edges
+
+
+def _ends_on(level: np.ndarray, box: tuple[slice, slice], reach: int) -> tuple[bool, bool]:
+    """Whether the top and the bottom of a vertical line's ``box`` meet one
+    of the ``level`` lines (within ``reach`` pixels either way)."""
+    near = slice(max(0, box[1].start - reach), box[1].stop + reach)
+    top, bottom = (
+        bool(level[max(0, end - reach) : end + reach, near].any())
+        for end in (box[0].start, box[0].stop)
+    )
+    return top, bottom
 
 
 def _thin_lines(lines: np.ndarray, thickest: float) -> np.ndarray:
@@ -138,9 +141,9 @@ def _comb_ticks(
     columns: np.ndarray,
     thickest: int,
     level: np.ndarray,
-    reach: int = 3,
-    narrowest: float = 1.0,
-    thinnest: float = np.inf,
+    reach: int,
+    narrowest: float,
+    thinnest: float,
 ) -> np.ndarray:
     """The vertical lines among ``columns`` that form a comb: at least three,
     thin, standing on (or hanging from, within ``reach``) one of the
@@ -156,9 +159,7 @@ def _comb_ticks(
             continue
         if np.count_nonzero(labels[box] == index) / (box[0].stop - box[0].start) > thinnest:
             continue
-        near = slice(max(0, box[1].start - reach), box[1].stop + reach)
-        ends = (box[0].start, box[0].stop)
-        if not any(level[max(0, end - reach) : end + reach, near].any() for end in ends):
+        if not any(_ends_on(level, box, reach)):
             continue
         lines.append((index, box[0].start, box[0].stop, (box[1].start + box[1].stop) / 2))
     if len(lines) < 3:
