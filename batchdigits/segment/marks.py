@@ -26,11 +26,17 @@ def digit_band(boxes: list[tuple[slice, slice]], height: float) -> tuple[float, 
 
 
 def is_mark(
-    piece: np.ndarray, height: float, band: tuple[float, float], box: tuple[slice, slice]
+    piece: np.ndarray,
+    height: float,
+    band: tuple[float, float],
+    box: tuple[slice, slice],
+    at_end: bool = False,
 ) -> bool:
     """A piece standing alone that is punctuation, not a digit: a dot or
     comma (small), a dash (flat), or a slash (a straight stroke leaning
-    well over)."""
+    well over). A slash separates: at either end of the number (``at_end``:
+    no digit-tall piece beyond it) a stroke leaning well over is a 1 written
+    fast, and only a slash taller than the digits counts as one there."""
     tall, wide = piece.shape
     if max(tall, wide) < _MARK * height:
         return True
@@ -38,10 +44,10 @@ def is_mark(
         return True
     beyond = 0.05 * height
     reaches = box[0].start < band[0] - beyond and box[0].stop > band[1] + beyond
-    return _is_slash(piece, height, reaches)
+    return _is_slash(piece, height, reaches, at_end)
 
 
-def _is_slash(piece: np.ndarray, height: float, reaches: bool) -> bool:
+def _is_slash(piece: np.ndarray, height: float, reaches: bool, at_end: bool) -> bool:
     """A thin straight stroke, taller than wide, leaning more than 40 degrees
     from upright (handwritten 1s lean up to about 35), or more than 15 and
     taller than the digits, ``reaches``-ing above and below their band (a
@@ -61,4 +67,6 @@ def _is_slash(piece: np.ndarray, height: float, reaches: bool) -> bool:
         return False
     dx, dy = vectors[:, 1]
     lean = np.degrees(np.arctan2(abs(dx), abs(dy)))
-    return bool(lean > 40 or (lean > 15 and reaches and piece.shape[0] > 1.15 * height))
+    return bool(
+        (lean > 40 and not at_end) or (lean > 15 and reaches and piece.shape[0] > 1.15 * height)
+    )

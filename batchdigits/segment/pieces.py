@@ -70,7 +70,10 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Piece], float]:
     found = [
         (index, box)
         for index, box in found
-        if not (_alone(index, box, found) and is_mark(labels[box] == index, height, band, box))
+        if not (
+            _alone(index, box, found)
+            and is_mark(labels[box] == index, height, band, box, _at_end(box, found, height))
+        )
     ]
     if not found:
         return [], height
@@ -106,6 +109,20 @@ def _alone(
         for other_index, other in found
         if other_index != index and _extent(other) > _extent(box)
     )
+
+
+def _at_end(
+    box: tuple[slice, slice], found: list[tuple[int, tuple[slice, slice]]], height: float
+) -> bool:
+    """The piece is the first or the last of the number: no piece of a
+    digit's height has its middle on one side of this one's."""
+    middle = (box[1].start + box[1].stop) / 2
+    others = [
+        (other[1].start + other[1].stop) / 2
+        for _, other in found
+        if other is not box and _extent(other) >= 0.6 * height
+    ]
+    return all(other > middle for other in others) or all(other < middle for other in others)
 
 
 def _low_line(
