@@ -605,3 +605,20 @@ def test_a_piece_the_refined_crop_cuts_through_is_left_out() -> None:
     kept = _whole_pieces(pieces, cleaned, found, 100, (True, False))
     assert [piece.left for piece in kept] == [20]
     assert not cleaned[:, 0:3].any() and np.array_equal(cleaned[:, 20:40], mask[:, 20:40])
+
+
+def test_a_digit_the_refined_crop_would_cut_is_read_whole() -> None:
+    """A small number is read again from a crop around the pieces found at
+    the working size; a digit in a lighter pen beside them is often missed
+    there. The crop grows over such a digit instead of cutting through it
+    (and then leaving the cut part out): ``7209`` was read ``209``."""
+    from batchdigits.segment import _refine
+
+    page = Image.new("L", (600, 200), 255)
+    draw = ImageDraw.Draw(page)
+    draw.ellipse((100, 60, 150, 140), outline=0, width=6)  # the 0 the first pass found
+    draw.line((170, 140, 260, 62), fill=0, width=6)  # a 1 leaning out to the right
+    gray = np.asarray(page, dtype=np.float32)
+    again = _refine(gray, (60, 100, 141, 151), 1.0)
+    assert again is not None and again.box is not None
+    assert again.count >= 2 and again.box[3] >= 255

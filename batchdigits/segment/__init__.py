@@ -96,6 +96,7 @@ def _segment(
     refine: bool,
     factor: float | None = None,
     cut: tuple[bool, bool] = (False, False),
+    reached: list[bool] | None = None,
 ) -> Segmentation | None:
     if min(image.shape) < 4:
         return None
@@ -106,7 +107,7 @@ def _segment(
     mask = without_field_lines(found)
     pieces, height = find_pieces(mask)
     if any(cut):
-        pieces = _whole_pieces(pieces, mask, found, work.shape[1], cut)
+        pieces = _whole_pieces(pieces, mask, found, work.shape[1], cut, reached)
     if not pieces:
         return None
     box = _original_box(pieces, found, scale, image.shape)
@@ -115,20 +116,9 @@ def _segment(
         # Digits only a few pixels tall here (a small number on a big page,
         # a small crop): read them again from the original pixels around
         # them, resized so that their strokes have room.
-        margin = int((box[2] - box[0]) * 0.5) + 2
-        top, left = max(0, box[0] - margin), max(0, box[1] - margin)
-        crop = image[top : box[2] + margin, left : box[3] + margin]
-        wanted = min(wanted, 2 * _WORK_LONG_MAX / max(crop.shape))
-        cut = (left > 0, box[3] + margin < image.shape[1])
-        again = _segment(crop, refine=False, factor=wanted, cut=cut)
+        again = _refine(image, box, wanted)
         if again is not None and again.box is not None:
-            moved = (
-                again.box[0] + top,
-                again.box[1] + left,
-                again.box[2] + top,
-                again.box[3] + left,
-            )
-            return replace(again, box=moved)
+            return again
     # Strokes fainter than the threshold go to the string model alone: among
     # them are a cheque's printed $ and a box's corner, which the digit model
     # reads as 8s and 1s when they are pieces. A faint digit in the strip
@@ -145,18 +135,52 @@ def _segment(
     return Segmentation(len(pieces), spans, images, priors, cuts, sizes, box, strip)
 
 
+def _refine(image: np.ndarray, box: Box, factor: float) -> Segmentation | None:
+    """The number in ``box`` read again from the original pixels around it.
+
+    The crop reaches half the number's height beyond it. Where a piece runs
+    into the crop's edge, the crop grows on that side (twice at most), so
+    that a digit in a lighter pen beside the number, missed at the working
+    size, is read whole; what still runs into the edge is left out."""
+    margin = int((box[2] - box[0]) * 0.5) + 2
+    top, bottom = max(0, box[0] - margin), box[2] + margin
+    sides = [margin, margin]
+    for _ in range(3):
+        left, right = max(0, box[1] - sides[0]), min(image.shape[1], box[3] + sides[1])
+        crop = image[top:bottom, left:right]
+        wanted = min(factor, 2 * _WORK_LONG_MAX / max(crop.shape))
+        reached = [False, False]
+        cut = (left > 0, right < image.shape[1])
+        again = _segment(crop, refine=False, factor=wanted, cut=cut, reached=reached)
+        if not any(reached):
+            break
+        sides = [side + (box[2] - box[0]) * grow for side, grow in zip(sides, reached, strict=True)]
+    if again is None or again.box is None:
+        return None
+    moved = (again.box[0] + top, again.box[1] + left, again.box[2] + top, again.box[3] + left)
+    return replace(again, box=moved)
+
+
 def _whole_pieces(
-    pieces: list[Piece], mask: np.ndarray, found: Ink, width: int, cut: tuple[bool, bool]
+    pieces: list[Piece],
+    mask: np.ndarray,
+    found: Ink,
+    width: int,
+    cut: tuple[bool, bool],
+    reached: list[bool] | None = None,
 ) -> list[Piece]:
     """The pieces, without those the refined reading's crop cut through
     (``cut``: whether its left and right edges cut the original): a part of
     something beside the number, such as the bar of a cheque's $, which alone
     reads as a 1. Their ink goes from ``mask`` too, so the string model does
-    not read them either."""
+    not read them either. ``reached`` is set for each side where one was."""
     kept = []
     for piece in pieces:
         at_left = cut[0] and piece.left + found.left <= 0
         at_right = cut[1] and piece.right + found.left >= width
+        if reached is not None:
+            reached[0] |= at_left
+            reached[1] |= at_right
         if at_left or at_right:
             mask[piece.top : piece.bottom, piece.left : piece.right] &= ~piece.mask
         else:
