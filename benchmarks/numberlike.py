@@ -67,6 +67,7 @@ _MARKS = {
     "£": "0.6,0.18 0.5,0.03 0.32,0.05 0.24,0.25 0.24,0.6 0.18,0.85 0.04,1 0.62,1; "
     "0.04,0.52 0.45,0.52",
     "tick": "0,0.55 0.25,0.9 0.72,-0.05",
+    "#": "0.18,0.05 0.1,0.95; 0.42,0.05 0.34,0.95; 0.0,0.33 0.55,0.31; -0.03,0.66 0.5,0.64",
 }
 MARKS = {
     name: [[tuple(map(float, xy.split(","))) for xy in line.split()] for line in spec.split(";")]
@@ -182,8 +183,15 @@ def assemble(ink: list[Item], printed: list[Item], margins: tuple[int, ...]) -> 
     return layers
 
 
-def render_number(images: np.ndarray, condition: str, rng: np.random.Generator) -> np.ndarray:
-    """One number written on a scanned field: an RGB uint8 page."""
+def render_number(
+    images: np.ndarray,
+    condition: str,
+    rng: np.random.Generator,
+    tokens: list[str] | None = None,
+) -> np.ndarray:
+    """One number written on a scanned field: an RGB uint8 page. ``tokens``
+    (digits as "d", marks by name) lays the number out as written; without
+    them the condition does (separators, or the digits alone)."""
     style = base_style(rng)
     looks = LOOKS if condition not in ("cheque", "faint_small") else ("uneven_light", "blur")
     if condition in ("touching", "overlapping"):  # blur on top would merge them past reading
@@ -225,7 +233,10 @@ def render_number(images: np.ndarray, condition: str, rng: np.random.Generator) 
     if condition == "comb":
         printed, ink = comb_field(ink, h, rng)
     else:
-        tokens = separator_tokens(len(ink), rng) if condition == "separators" else ["d"] * len(ink)
+        if tokens is None:
+            tokens = (
+                separator_tokens(len(ink), rng) if condition == "separators" else ["d"] * len(ink)
+            )
         queue, placed, x = iter(ink), [], 0
         for token in tokens:
             item = next(queue) if token == "d" else stroke_ink(MARKS[token], h, pen, rng, style)
