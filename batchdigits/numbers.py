@@ -90,14 +90,14 @@ SPLIT_WEIGHT = 1.0
 #: --fit; never reported), so that it is the chance that the whole string is
 #: right: the digits' probabilities alone overrate a number whose ink could
 #: have been cut another way.
-LATTICE_WEIGHTS = (3.1265, 1.1422, -0.6747, 0.7918, 0.2334, 6.1727, -2.1086)
+LATTICE_WEIGHTS = (3.1303, 1.1131, -0.6897, 0.8031, 0.2375, 6.2327, -2.1325)
 #: The number's confidence, with the string model's reading beside it: a
 #: logistic function of (1, the segmenting reading's confidence as a logit,
 #: the log of the string model's path probability, whether the two agree,
 #: whether the string model's reading was taken, and :func:`evidence`).
 #: Fitted the same way. Two readers that work differently rarely make the
 #: same mistake.
-AGREEMENT_WEIGHTS = (1.6271, 0.0722, 0.2605, 3.9151, 0.1144, 0.1442)
+AGREEMENT_WEIGHTS = (1.0057, 0.2297, 0.2717, 3.8504, 0.2955, 0.2269)
 #: Where the two readers differ, the string model's reading is taken when a
 #: logistic function of :func:`choice_features` is above one half. Fitted on
 #: the numbers benchmark's calibration split, on the fields where exactly one
@@ -107,7 +107,7 @@ AGREEMENT_WEIGHTS = (1.6271, 0.0722, 0.2605, 3.9151, 0.1144, 0.1442)
 #: best path's chance with the segmenting reading's confidence alone (the
 #: rule before) took the right reading in 363 of the test split's 653
 #: disagreements.
-CHOICE_WEIGHTS = (-1.0951, 1.0067, -0.4169, 0.0069, 0.3071)
+CHOICE_WEIGHTS = (-0.5484, 0.981, -0.2195, 0.4834, -0.1503)
 #: The most the string model's log-likelihood ratio counts (an alignment it
 #: finds impossible would be minus infinity).
 MOST_EVIDENCE = 50.0

@@ -28,10 +28,11 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from .amounts import by_label, pick_amount
 from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION
 from .preprocess.shapes import bbox
-from .recipe import STRING_EPOCHS, STRING_MEMBERS, STRING_NUMBERS
+from .recipe import STRING_EPOCHS, STRING_MEMBERS, STRING_NUMBERS, StringMember
 from .writers import OTHER_HANDS, Hands, describe, pick_digits, render_hands
 
 STRIP_HEIGHT = 32
@@ -168,7 +169,7 @@ def string_model_refs() -> tuple[ModelRef, ...]:
     """The string model's members scan uses (:data:`recipe.STRING_MEMBERS`):
     each the one ``train --strings`` wrote to the user model folder, else
     the shipped one."""
-    return tuple(helper_model_ref(file, "--strings") for file, _, _ in STRING_MEMBERS)
+    return tuple(helper_model_ref(member.file, "--strings") for member in STRING_MEMBERS)
 
 
 def load_string_reader(threads: int | None = None) -> KerasStringReader:
@@ -212,18 +213,18 @@ COMPOSE_CHUNK = 1000
 
 
 def _compose_chunk(
-    task: tuple[np.ndarray, np.ndarray, np.ndarray, int, tuple[float, float] | None],
+    task: tuple[np.ndarray, np.ndarray, np.ndarray, int, tuple[float, float] | None, bool],
 ) -> np.ndarray:
     """Strips of one chunk of numbers: its digits in order, split by ``counts``."""
     from .splits import MARK_SIZE, compose_number
 
-    digits, labels, counts, seed, mark_size = task
+    digits, labels, counts, seed, mark_size, pen_signs = task
     mark_size = mark_size or MARK_SIZE
     rng = np.random.default_rng(seed)
     strips = np.zeros((len(counts), STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
     ends = np.cumsum(counts)
     for index, (start, end) in enumerate(zip(ends - counts, ends, strict=True)):
-        number = compose_number(digits[start:end], labels[start:end], rng, mark_size)
+        number = compose_number(digits[start:end], labels[start:end], rng, mark_size, pen_signs)
         strips[index] = to_strip(number.mask)
     return strips
 
@@ -237,11 +238,14 @@ def string_examples(
     hands: Hands | None = None,
     share: float = OTHER_HANDS,
     mark_size: tuple[float, float] | None = None,
+    amounts: float = 0.0,
+    pen_signs: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``numbers`` composed numbers of 2-8 of ``digits`` (a ``share`` of them
-    written in ``hands``; printed marks ``mark_size`` times the digits'
-    height, by default the composer's) as strips, and their digits (padded
-    with -1).
+    written in ``hands``, an ``amounts`` share of the rest the digits of an
+    amount of money; printed marks ``mark_size`` times the digits' height,
+    by default the composer's; with ``pen_signs`` some signs drawn by pen)
+    as strips, and their digits (padded with -1).
 
     Which digits make each number is drawn here; each chunk of numbers is
     composed (the slow part, about 2 ms a number) from a seed of its own, in
@@ -252,13 +256,21 @@ def string_examples(
 
     rng = np.random.default_rng(seed)
     counts = rng.integers(2, MOST_DIGITS + 1, numbers)
-    if hands is None or not share:  # drawn as before other hands existed: the recipe reproduces
+    if (hands is None or not share) and not amounts:  # drawn as before: the recipe reproduces
         picked = rng.integers(0, len(digits), int(counts.sum()))
         ends = np.cumsum(counts)
         bounds = zip(ends - counts, ends, strict=True)
         written = [(digits[picked[a:b]], labels[picked[a:b]]) for a, b in bounds]
-    else:
+    elif not amounts:
         written = [pick_digits(rng, digits, labels, int(n), hands, share) for n in counts]
+    else:
+        indices = by_label(labels)
+        written = [
+            pick_digits(rng, digits, labels, int(n), hands, share)
+            if rng.random() >= amounts
+            else pick_amount(rng, digits, labels, indices, int(n))
+            for n in counts
+        ]
     targets = np.full((numbers, MOST_DIGITS), -1, dtype=np.int32)
     for row, (_, number) in enumerate(written):
         targets[row, : len(number)] = number
@@ -268,7 +280,8 @@ def string_examples(
         chunk_digits = np.concatenate([images for images, _ in part])
         chunk_labels = np.concatenate([number for _, number in part])
         chunk_counts = counts[first : first + len(part)]
-        tasks.append((chunk_digits, chunk_labels, chunk_counts, seed * 7919 + first, mark_size))
+        task = (chunk_digits, chunk_labels, chunk_counts, seed * 7919 + first, mark_size, pen_signs)
+        tasks.append(task)
     with ordered_map(_compose_chunk, tasks, jobs) as results:
         parts = list(results)
     strips = np.concatenate(parts) if parts else np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
@@ -284,28 +297,29 @@ def train_string_model(
     seed: int = 0,
     jobs: int | None = None,
     log: Callable[[str], None] = print,
+    members: Sequence[StringMember] = STRING_MEMBERS,
 ) -> list[dict[str, Any]]:
-    """Train the string model's members (:data:`recipe.STRING_MEMBERS`) one
-    after the other and save each in ``out_dir`` with its metadata (.json);
-    returns their metadata. Each is checked on numbers of training digits
-    55,000 on, which the fit never sees."""
+    """Train the string model's ``members`` (all of
+    :data:`recipe.STRING_MEMBERS` unless told) one after the other and save
+    each in ``out_dir`` with its metadata (.json); returns their metadata.
+    Each is checked on numbers of training digits 55,000 on, which the fit
+    never sees."""
     from .parallel import available_cores
     from .train import load_mnist
 
     jobs = jobs or available_cores()
     mnist = load_mnist(data)
-    hands = render_hands(numbers, seed, jobs) if any(s for _, s, _ in STRING_MEMBERS) else None
+    hands = render_hands(numbers, seed, jobs) if any(m.other_hands for m in members) else None
     return [
-        _train_member(mnist, out_dir / file, share, size, hands, numbers, epochs, seed, jobs, log)
-        for file, share, size in STRING_MEMBERS
+        _train_member(mnist, out_dir, member, hands, numbers, epochs, seed, jobs, log)
+        for member in members
     ]
 
 
 def _train_member(
     mnist: Any,
-    out: Path,
-    share: float,
-    mark_size: tuple[float, float],
+    out_dir: Path,
+    member: StringMember,
     hands: Hands | None,
     numbers: int,
     epochs: int,
@@ -313,12 +327,12 @@ def _train_member(
     jobs: int,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    """One member: ``share`` of its numbers in other ``hands``, its printed
-    marks ``mark_size`` times the digits' height; checked on MNIST's numbers
-    with the same marks."""
+    """One member, as :class:`recipe.StringMember` says; checked on MNIST's
+    numbers with the same marks."""
     from ._tf import import_tensorflow
 
     started = time.monotonic()
+    out, mark_size = out_dir / member.file, member.mark_size
     check, check_targets = string_examples(
         mnist.x_train[55000:],
         mnist.y_train[55000:],
@@ -326,6 +340,7 @@ def _train_member(
         seed + 1,
         jobs,
         mark_size=mark_size,
+        pen_signs=member.pen_signs,
     )
     truth = ["".join(map(str, row[row >= 0])) for row in check_targets]
     keras = import_tensorflow().keras
@@ -344,8 +359,10 @@ def _train_member(
             seed + 1000 * (epoch + 1),
             jobs,
             hands,
-            share,
+            member.other_hands,
             mark_size,
+            member.amounts,
+            member.pen_signs,
         )
         optimizer.learning_rate.assign(LEARNING_RATE * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
         model.fit(to_model_input(strips), targets, batch_size=64, epochs=1, verbose=0)
@@ -360,8 +377,10 @@ def _train_member(
         "data": mnist.source,
         "training_numbers": numbers,
         "training_numbers_per": "epoch (fresh ones each epoch)",
-        "other_hands": describe(hands, share),
+        "other_hands": describe(hands, member.other_hands),
         "mark_size": list(mark_size),
+        "amounts": member.amounts,
+        "pen_signs": member.pen_signs,
         "learning_rate": f"{LEARNING_RATE} with cosine decay over the epochs",
         "epochs": epochs,
         "seed": seed,
