@@ -157,8 +157,8 @@ STROKE_MARKS: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
 }
 #: Signs that are written by hand too (``compose_number(pen_signs=True)``):
 #: a dollar sign (an S and its bar) and a number sign, at 0.5-1.1 times the
-#: digits' height. The split model learns them; the string model's members
-#: were trained before them.
+#: digits' height. The split model learns them, and so does the string
+#: model's member that learns amounts (recipe.STRING_MEMBERS).
 SIGN_STROKES: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
     "$": (
         ((0.44, 0.18), (0.3, 0.08), (0.13, 0.14), (0.11, 0.33), (0.3, 0.5), (0.45, 0.68)),

@@ -261,14 +261,12 @@ def string_examples(
         ends = np.cumsum(counts)
         bounds = zip(ends - counts, ends, strict=True)
         written = [(digits[picked[a:b]], labels[picked[a:b]]) for a, b in bounds]
-    elif not amounts:
-        written = [pick_digits(rng, digits, labels, int(n), hands, share) for n in counts]
     else:
-        indices = by_label(labels)
+        indices = by_label(labels) if amounts else []
         written = [
-            pick_digits(rng, digits, labels, int(n), hands, share)
-            if rng.random() >= amounts
-            else pick_amount(rng, digits, labels, indices, int(n))
+            pick_amount(rng, digits, labels, indices, int(n))
+            if amounts and rng.random() < amounts
+            else pick_digits(rng, digits, labels, int(n), hands, share)
             for n in counts
         ]
     targets = np.full((numbers, MOST_DIGITS), -1, dtype=np.int32)
