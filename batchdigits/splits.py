@@ -249,17 +249,25 @@ def compose_number(
     rng: np.random.Generator,
     mark_size: tuple[float, float] = MARK_SIZE,
     pen_signs: bool = False,
+    raised: int = 0,
 ) -> Composed:
     """Digits side by side at a random spacing (wide to overlapping), size
     and baseline, now and then with marks that are not digits around them
     (a currency sign, separators, a tick; printed at ``mark_size`` times the
     digits' height; with ``pen_signs`` some signs written by hand), as a
-    bool mask at working resolution."""
+    bool mask at working resolution. The last ``raised`` digits are written
+    as an amount's cents often are: small, their tops near the others'
+    tops, half the time a line drawn under them."""
     height = int(rng.integers(30, 100))
     spacing = str(rng.choice(["spaced", "touching", "overlapping"], p=[0.35, 0.35, 0.3]))
     items: list[tuple[np.ndarray, int | None, int]] = []  # mask, top (None: centred), owner
     for index, digit in enumerate(digits):
-        items.append((_digit_mask(digit, height, rng), None, index))
+        if index >= len(digits) - raised:
+            small = max(8, round(height * float(rng.uniform(0.5, 0.7))))
+            offset = round(float(rng.uniform(-0.1, 0.1)) * height)
+            items.append((_digit_mask(digit, small, rng), offset, index))
+        else:
+            items.append((_digit_mask(digit, height, rng), None, index))
 
     def mark(choices: str) -> tuple[np.ndarray, int, int]:
         return (
@@ -282,6 +290,7 @@ def compose_number(
     owner = np.full((canvas_height, width), -1, dtype=np.int16)
     band_top = (canvas_height - tallest) // 2
     left = 4
+    cents: list[tuple[int, int, int]] = []  # raised digits' left, right, bottom
     for mask, offset, who in items:
         if offset is None:
             top = int((canvas_height - mask.shape[0]) / 2 + rng.uniform(-0.1, 0.1) * tallest)
@@ -293,16 +302,39 @@ def compose_number(
         here[mask & (here != -1)] = -2 if who != MARK else MARK
         here[mask & (here == -1)] = who
         mask_canvas[region] |= mask
+        if who >= len(digits) - raised:
+            cents.append((left, left + mask.shape[1], top + mask.shape[0]))
         gap = {
             "spaced": rng.uniform(0.1, 0.6) * height,
             "touching": -rng.uniform(0.0, 0.1) * mask.shape[1],
             "overlapping": -rng.uniform(0.1, 0.3) * mask.shape[1],
         }[spacing]
         left = max(0, left + mask.shape[1] + int(gap))
+    if cents and rng.random() < 0.5:
+        _line_under(mask_canvas, owner, cents, height, rng)
     cols = np.flatnonzero(mask_canvas.any(axis=0))
     keep = slice(0, cols[-1] + 5)
     sizes = np.array([(owner == i).sum() + (owner == -2).sum() for i in range(len(digits))])
     return Composed(mask_canvas[:, keep], owner[:, keep], [int(x) for x in labels], sizes)
+
+
+def _line_under(
+    mask: np.ndarray,
+    owner: np.ndarray,
+    cents: list[tuple[int, int, int]],
+    height: int,
+    rng: np.random.Generator,
+) -> None:
+    """A line drawn by hand under raised cents (``cents``: their left,
+    right and bottom), into ``mask`` and ``owner`` as a mark."""
+    left = max(0, min(a for a, _, _ in cents) - round(float(rng.uniform(0, 0.15)) * height))
+    right = min(mask.shape[1], max(b for _, b, _ in cents) + round(rng.uniform(0, 0.2) * height))
+    thick = max(1, round(height * float(rng.uniform(0.04, 0.1))))
+    top = max(c for _, _, c in cents) + round(float(rng.uniform(0.03, 0.15)) * height)
+    top = min(top, mask.shape[0] - thick)
+    region = (slice(top, top + thick), slice(left, right))
+    owner[region] = np.where(owner[region] == -1, MARK, owner[region])
+    mask[region] = True
 
 
 def label_candidates(composed: Composed) -> tuple[np.ndarray, np.ndarray]:

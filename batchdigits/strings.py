@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from .amounts import by_label, pick_amount
+from .amounts import Amount, by_label, pick_amount
 from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION
 from .preprocess.shapes import bbox
@@ -213,18 +213,23 @@ COMPOSE_CHUNK = 1000
 
 
 def _compose_chunk(
-    task: tuple[np.ndarray, np.ndarray, np.ndarray, int, tuple[float, float] | None, bool],
+    task: tuple[
+        np.ndarray, np.ndarray, np.ndarray, int, tuple[float, float] | None, bool, np.ndarray
+    ],
 ) -> np.ndarray:
-    """Strips of one chunk of numbers: its digits in order, split by ``counts``."""
+    """Strips of one chunk of numbers: its digits in order, split by
+    ``counts``, each number's last ``raised`` digits written small and raised."""
     from .splits import MARK_SIZE, compose_number
 
-    digits, labels, counts, seed, mark_size, pen_signs = task
+    digits, labels, counts, seed, mark_size, pen_signs, raised = task
     mark_size = mark_size or MARK_SIZE
     rng = np.random.default_rng(seed)
     strips = np.zeros((len(counts), STRIP_HEIGHT, STRIP_WIDTH), dtype=np.uint8)
     ends = np.cumsum(counts)
     for index, (start, end) in enumerate(zip(ends - counts, ends, strict=True)):
-        number = compose_number(digits[start:end], labels[start:end], rng, mark_size, pen_signs)
+        number = compose_number(
+            digits[start:end], labels[start:end], rng, mark_size, pen_signs, int(raised[index])
+        )
         strips[index] = to_strip(number.mask)
     return strips
 
@@ -240,12 +245,14 @@ def string_examples(
     mark_size: tuple[float, float] | None = None,
     amounts: float = 0.0,
     pen_signs: bool = False,
+    raised_cents: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``numbers`` composed numbers of 2-8 of ``digits`` (a ``share`` of them
     written in ``hands``, an ``amounts`` share of the rest the digits of an
-    amount of money; printed marks ``mark_size`` times the digits' height,
-    by default the composer's; with ``pen_signs`` some signs drawn by pen)
-    as strips, and their digits (padded with -1).
+    amount of money, a ``raised_cents`` share of those with cents written
+    with them small and raised; printed marks ``mark_size`` times the
+    digits' height, by default the composer's; with ``pen_signs`` some signs
+    drawn by pen) as strips, and their digits (padded with -1).
 
     Which digits make each number is drawn here; each chunk of numbers is
     composed (the slow part, about 2 ms a number) from a seed of its own, in
@@ -260,25 +267,34 @@ def string_examples(
         picked = rng.integers(0, len(digits), int(counts.sum()))
         ends = np.cumsum(counts)
         bounds = zip(ends - counts, ends, strict=True)
-        written = [(digits[picked[a:b]], labels[picked[a:b]]) for a, b in bounds]
+        written = [Amount(digits[picked[a:b]], labels[picked[a:b]]) for a, b in bounds]
     else:
         indices = by_label(labels) if amounts else []
         written = [
-            pick_amount(rng, digits, labels, indices, int(n))
+            pick_amount(rng, digits, labels, indices, int(n), raised_cents)
             if amounts and rng.random() < amounts
-            else pick_digits(rng, digits, labels, int(n), hands, share)
+            else Amount(*pick_digits(rng, digits, labels, int(n), hands, share))
             for n in counts
         ]
     targets = np.full((numbers, MOST_DIGITS), -1, dtype=np.int32)
-    for row, (_, number) in enumerate(written):
-        targets[row, : len(number)] = number
+    for row, written_number in enumerate(written):
+        targets[row, : len(written_number.labels)] = written_number.labels
     tasks = []
     for first in range(0, numbers, COMPOSE_CHUNK):
         part = written[first : first + COMPOSE_CHUNK]
-        chunk_digits = np.concatenate([images for images, _ in part])
-        chunk_labels = np.concatenate([number for _, number in part])
+        chunk_digits = np.concatenate([number.images for number in part])
+        chunk_labels = np.concatenate([number.labels for number in part])
         chunk_counts = counts[first : first + len(part)]
-        task = (chunk_digits, chunk_labels, chunk_counts, seed * 7919 + first, mark_size, pen_signs)
+        raised = np.array([number.raised for number in part])
+        task = (
+            chunk_digits,
+            chunk_labels,
+            chunk_counts,
+            seed * 7919 + first,
+            mark_size,
+            pen_signs,
+            raised,
+        )
         tasks.append(task)
     with ordered_map(_compose_chunk, tasks, jobs) as results:
         parts = list(results)
@@ -361,6 +377,7 @@ def _train_member(
             mark_size,
             member.amounts,
             member.pen_signs,
+            member.raised_cents,
         )
         optimizer.learning_rate.assign(LEARNING_RATE * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
         model.fit(to_model_input(strips), targets, batch_size=64, epochs=1, verbose=0)
@@ -379,6 +396,7 @@ def _train_member(
         "mark_size": list(mark_size),
         "amounts": member.amounts,
         "pen_signs": member.pen_signs,
+        "raised_cents": member.raised_cents,
         "learning_rate": f"{LEARNING_RATE} with cosine decay over the epochs",
         "epochs": epochs,
         "seed": seed,
