@@ -221,14 +221,20 @@ def render_number(
     slant = condition == "slant_drift"
     shear = float(rng.uniform(-0.35, 0.35)) if slant else 0.0
     spread = 0.15 if slant else 0.05
+    raised = [token == "c" for token in tokens or () if token in ("d", "c")] or [False] * len(
+        images
+    )
     ink: list[Item] = []
-    for image in images:
+    for image, small in zip(images, raised, strict=True):
         scale = float(rng.uniform(1 - spread, 1 + spread))
+        if small:  # cents written small and raised: their tops near the digits' tops
+            scale *= float(rng.uniform(0.5, 0.7))
         alpha = cropped_ink(
             image, replace(style, digit_height=round(h * scale), rotation=rng.uniform(-4, 4)), rng
         )
         alpha = sheared(alpha, shear) if shear else alpha
-        ink.append((alpha, 0, h - alpha.shape[0] + round(rng.normal(0, 0.025 * h))))
+        top = h - alpha.shape[0] + round(rng.normal(0, 0.025 * h))
+        ink.append((alpha, 0, round(rng.uniform(-0.1, 0.1) * h) if small else top))
     printed: list[Item] = []
     if condition == "comb":
         printed, ink = comb_field(ink, h, rng)
@@ -239,10 +245,15 @@ def render_number(
             )
         queue, placed, x = iter(ink), [], 0
         for token in tokens:
-            item = next(queue) if token == "d" else stroke_ink(MARKS[token], h, pen, rng, style)
+            if token == "_":  # a line under the raised cents
+                cents = [item for item, kind in placed[-2:] if kind == "c"]
+                placed.append((cents_line(cents, h, pen, rng, style), token))
+                continue
+            digit = token in ("d", "c")
+            item = next(queue) if digit else stroke_ink(MARKS[token], h, pen, rng, style)
             if placed:
-                prev = placed[-1]
-                both_digits = token == "d" and prev[1] == "d"
+                prev = placed[-1] if placed[-1][1] != "_" else placed[-2]
+                both_digits = digit and prev[1] in ("d", "c")
                 gap = (
                     digit_gap(condition, prev[0], item, h, rng)
                     if both_digits
@@ -283,6 +294,17 @@ def render_number(
         colour = np.array([level, level, level + rng.integers(0, 25)], np.float32)
         paper = paper * (1 - print_cover[..., None]) + colour * print_cover[..., None]
     return ink_and_finish(paper, coverage, style, rng)
+
+
+def cents_line(cents: list[Item], h: int, pen: float, rng, style) -> Item:
+    """A line drawn by hand under raised cents, from under the first to past the last."""
+    left = min(x for _, x, _ in cents) - round(rng.uniform(0.0, 0.15) * h)
+    right = max(x + a.shape[1] for a, x, _ in cents) + round(rng.uniform(0.0, 0.2) * h)
+    y = max(t + a.shape[0] for a, _, t in cents) + rng.uniform(0.05, 0.15) * h
+    xs = np.linspace(0, right - left, 4)
+    ys = rng.normal(0, 0.02 * h, 4) + xs * rng.uniform(-0.05, 0.05)
+    alpha, dx, dy = stroke_ink([list(zip(xs, ys, strict=True))], 1.0, pen, rng, style)
+    return alpha, left + dx, round(y) + dy
 
 
 def comb_field(digits: list[Item], h: int, rng: np.random.Generator) -> tuple[list, list]:

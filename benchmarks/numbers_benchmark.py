@@ -62,6 +62,8 @@ FONTS_SPLIT = "fonts"
 FONTS_IMAGES, FONTS_SEED = 1120, 47
 AMOUNTS_SPLIT = "amounts"
 AMOUNTS_IMAGES, AMOUNTS_SEED = 700, 53
+#: The share of amounts with cents whose cents are written small and raised.
+RAISED_CENTS = 0.5
 AMOUNT_CONDITIONS = ("cheque", "plain", "touching", "underline", "slant_drift")
 LENGTHS = tuple(range(2, 9))
 WORK = REPO / "benchmarks" / "_work"
@@ -159,6 +161,24 @@ def amount_tokens(rng: np.random.Generator) -> tuple[str, list[str]]:
     return digits + cents, tokens
 
 
+def raise_cents(tokens: list[str], rng: np.random.Generator) -> list[str]:
+    """Now and then the cents written small and raised (``125⁰⁰``), as many
+    write them on cheques: the separator before them often left out, a line
+    often drawn under them. Drawn from its own generator, so that the other
+    amounts render as before."""
+    for i in range(len(tokens) - 3, -1, -1):
+        cents = tokens[i] in ",." and tokens[i + 1 : i + 3] == ["d", "d"]
+        if cents and tokens[i + 3 : i + 4] != ["d"]:
+            break
+    else:
+        return tokens
+    if rng.random() >= RAISED_CENTS:
+        return tokens
+    separator = [tokens[i]] if rng.random() < 0.5 else []
+    line = ["_"] if rng.random() < 0.5 else []
+    return tokens[:i] + separator + ["c", "c"] + line + tokens[i + 3 :]
+
+
 def amount_numbers(labels: np.ndarray) -> list[tuple[np.ndarray, list[str]]]:
     """The amounts split's numbers: each one's MNIST test indices (digits of
     the test split's ranges with the amount's labels) and layout tokens."""
@@ -169,6 +189,7 @@ def amount_numbers(labels: np.ndarray) -> list[tuple[np.ndarray, list[str]]]:
     for i in range(AMOUNTS_IMAGES):
         rng = np.random.default_rng([AMOUNTS_SEED, i])
         digits, tokens = amount_tokens(rng)
+        tokens = raise_cents(tokens, np.random.default_rng([AMOUNTS_SEED, i, 1]))
         picked = np.array([rng.choice(by_digit[int(d)]) for d in digits])
         numbers.append((picked, tokens))
     return numbers
@@ -222,6 +243,7 @@ def generate(split: str, data: Path = DEFAULT_MNIST) -> tuple[Path, list[dict[st
         settings |= {"count": FONTS_IMAGES, "seed": FONTS_SEED}
     elif split == AMOUNTS_SPLIT:
         settings = {"version": VERSION, "count": AMOUNTS_IMAGES, "seed": AMOUNTS_SEED}
+        settings["raised_cents"] = RAISED_CENTS
     else:
         ranges, count, seed = SPLITS[split]
         settings = {"version": VERSION, "ranges": [list(r) for r in ranges], "count": count}
