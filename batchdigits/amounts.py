@@ -45,9 +45,10 @@ def by_label(labels: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(labels == digit) for digit in range(10)]
 
 
-class Amount(NamedTuple):
-    """One amount's digit images, their labels, and how many of its last
-    digits (its cents) are written small and raised (``125⁰⁰``)."""
+class Written(NamedTuple):
+    """A number to compose: its digit images, their labels, and how many of
+    its last digits (an amount's cents) are written small and raised
+    (``125⁰⁰``)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -61,7 +62,7 @@ def pick_amount(
     indices: list[np.ndarray],
     count: int,
     raised_cents: float = 0.0,
-) -> Amount:
+) -> Written:
     """The digit images of one amount of ``count`` digits, drawn from
     ``digits`` (``indices``: :func:`by_label` of their ``labels``); a
     ``raised_cents`` share of those with cents has them raised, as many
@@ -69,4 +70,4 @@ def pick_amount(
     wanted, cents = _amount(rng, count)
     picked = np.array([rng.choice(indices[d]) for d in wanted])
     raised = 2 if cents and raised_cents and rng.random() < raised_cents else 0
-    return Amount(digits[picked], labels[picked], raised)
+    return Written(digits[picked], labels[picked], raised)

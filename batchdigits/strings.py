@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from .amounts import Amount, by_label, pick_amount
+from .amounts import Written, by_label, pick_amount
 from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION
 from .preprocess.shapes import bbox
@@ -267,13 +267,13 @@ def string_examples(
         picked = rng.integers(0, len(digits), int(counts.sum()))
         ends = np.cumsum(counts)
         bounds = zip(ends - counts, ends, strict=True)
-        written = [Amount(digits[picked[a:b]], labels[picked[a:b]]) for a, b in bounds]
+        written = [Written(digits[picked[a:b]], labels[picked[a:b]]) for a, b in bounds]
     else:
         indices = by_label(labels) if amounts else []
         written = [
             pick_amount(rng, digits, labels, indices, int(n), raised_cents)
             if amounts and rng.random() < amounts
-            else Amount(*pick_digits(rng, digits, labels, int(n), hands, share))
+            else Written(*pick_digits(rng, digits, labels, int(n), hands, share))
             for n in counts
         ]
     targets = np.full((numbers, MOST_DIGITS), -1, dtype=np.int32)

@@ -30,7 +30,8 @@ The "amounts" split (700 images) writes amounts of money as people write
 them on cheques and invoices, where the other splits' digits are drawn at
 random: a few significant digits and runs of zeros (``15.000``, ``2.500,00``),
 thousands and decimal separators, a leading ``$`` or ``#`` and endings such
-as ``.-``, ``-``, ``=`` or ``#``; in a cheque's box, on a line, plain,
+as ``.-``, ``-``, ``=`` or ``#``, half of the cents written small and raised
+(``125⁰⁰``, often underlined); in a cheque's box, on a line, plain,
 touching, slanted. MNIST test digits (0-4999 and 6200-9899) of the
 amount's digits; the label is the digits, cents included.
 """
