@@ -43,14 +43,16 @@ class StringMember(NamedTuple):
     numbers written in other hands than MNIST's (batchdigits.writers); its
     printed marks' size over the digits' height; the share of its numbers
     whose digits are an amount of money's (batchdigits.amounts: a few
-    significant digits, runs of zeros, cents); and whether some of its signs
-    ($, #) are drawn by pen, as the split model's are."""
+    significant digits, runs of zeros, cents); whether some of its signs
+    ($, #) are drawn by pen, as the split model's are; and the share of its
+    amounts with cents that has them written small and raised (``125⁰⁰``)."""
 
     file: str
     other_hands: float
     mark_size: tuple[float, float]
     amounts: float = 0.0
     pen_signs: bool = False
+    raised_cents: float = 0.0
 
 
 #: The string model reads with these members, their frame probabilities
