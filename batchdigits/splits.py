@@ -261,8 +261,9 @@ def compose_number(
     height = int(rng.integers(30, 100))
     spacing = str(rng.choice(["spaced", "touching", "overlapping"], p=[0.35, 0.35, 0.3]))
     items: list[tuple[np.ndarray, int | None, int]] = []  # mask, top (None: centred), owner
+    first_raised = len(digits) - raised
     for index, digit in enumerate(digits):
-        if index >= len(digits) - raised:
+        if index >= first_raised:
             small = max(8, round(height * float(rng.uniform(0.5, 0.7))))
             offset = round(float(rng.uniform(-0.1, 0.1)) * height)
             items.append((_digit_mask(digit, small, rng), offset, index))
@@ -302,7 +303,7 @@ def compose_number(
         here[mask & (here != -1)] = -2 if who != MARK else MARK
         here[mask & (here == -1)] = who
         mask_canvas[region] |= mask
-        if who >= len(digits) - raised:
+        if who >= first_raised:
             cents.append((left, left + mask.shape[1], top + mask.shape[0]))
         gap = {
             "spaced": rng.uniform(0.1, 0.6) * height,

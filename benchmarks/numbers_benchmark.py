@@ -33,7 +33,11 @@ thousands and decimal separators, a leading ``$`` or ``#`` and endings such
 as ``.-``, ``-``, ``=`` or ``#``, half of the cents written small and raised
 (``125⁰⁰``, often underlined); in a cheque's box, on a line, plain,
 touching, slanted. MNIST test digits (0-4999 and 6200-9899) of the
-amount's digits; the label is the digits, cents included.
+amount's digits; the label is the digits, cents included. The
+"amounts_calibration" split writes 700 more from the calibration split's
+digits (its own seed): models are chosen, and the confidence's last step
+fitted (``--fit``), on it and the calibration split, never on the amounts
+split.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from numberlike import CONDITIONS, contact_sheet, encode, render_number
 from unseen_fonts import installed, mnist_form
 
 from batchdigits.evaluate import edit_distance
+from batchdigits.segment import Segmentation
 from batchdigits.synthetic import render_font_digit
 
 SPLITS = {  # MNIST test index ranges, images, seed
@@ -420,7 +425,9 @@ def fit_confidence(
     labels = [r["label"] for r in truth]
     amount_labels = [r["label"] for r in amounts_truth]
 
-    def fit(readers: tuple[object, ...], *parts: tuple[list, list[str]]) -> tuple[float, ...]:
+    def fit(
+        readers: tuple[object, ...], *parts: tuple[list[Segmentation | None], list[str]]
+    ) -> tuple[float, ...]:
         rows = []
         for pages, truths in parts:
             readings = numbers.classify_numbers(*models, *readers, pages)  # type: ignore[arg-type]
@@ -448,7 +455,7 @@ def fit_confidence(
     return lattice, choice, agreement
 
 
-def _segmentations(folder: Path, truth: list[dict[str, str]]) -> list:
+def _segmentations(folder: Path, truth: list[dict[str, str]]) -> list[Segmentation | None]:
     """Each labelled file's segmentation, as scan --numbers makes it."""
     from batchdigits.discover import SourceFile
     from batchdigits.pipeline import prepare_files

@@ -43,8 +43,9 @@ def test_an_amounts_digit_images_are_drawn_by_their_labels() -> None:
 
 
 def test_only_an_amounts_cents_are_raised() -> None:
-    """With every amount's cents raised, exactly the amounts that have
-    cents (their last two digits) are written so; without a share, none."""
+    """With every amount's cents raised, some amounts come out raised (those
+    with cents) and some not; raising draws nothing but its own chance, so
+    without a share the same amounts come out, none raised."""
     labels = np.tile(np.arange(10, dtype=np.uint8), 5)
     digits = np.zeros((len(labels), 28, 28), np.uint8)
     indices = by_label(labels)
