@@ -82,7 +82,8 @@ def test_raised_cents_are_written_small_near_the_digits_tops() -> None:
 def test_the_amounts_member_learns_amounts_and_the_others_compose_as_before() -> None:
     """A member with an amounts share composes amounts among its numbers;
     without one, the numbers are drawn exactly as before amounts existed,
-    so the first member's recipe still reproduces its model."""
+    so the first member's recipe still reproduces its model. Only the
+    amounts member writes some cents small and raised."""
     digits = np.zeros((10, 28, 28), np.uint8)
     digits[:, 4:24, 10:14] = 255
     labels = np.arange(10, dtype=np.uint8)
@@ -95,3 +96,4 @@ def test_the_amounts_member_learns_amounts_and_the_others_compose_as_before() ->
     random = ["".join(map(str, row[row >= 0])) for row in plain[1]]
     assert sum(_is_amount(number) for number in random) < 0.8 * len(random)
     assert [m.amounts > 0 for m in STRING_MEMBERS] == [False, True]
+    assert [m.raised_cents > 0 for m in STRING_MEMBERS] == [False, True]
