@@ -412,7 +412,7 @@ def fit_confidence(
     reading's features, over the given split and the amounts calibration
     split together: on random digits alone, a reading the string model is
     sure of and the segmenting reader is not looked far safer than it is on
-    amounts, whose raised cents the string model misreads at 0.99."""
+    amounts, whose raised cents the string model then misread at 0.99."""
     from batchdigits import numbers
     from batchdigits.model import load_classifier
     from batchdigits.splits import load_split_checker
