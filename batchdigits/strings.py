@@ -42,6 +42,10 @@ STRIP_WIDTH = 256
 STEPS = 64
 BLANK = 10
 MOST_DIGITS = 8
+#: Strips the model reads at once: its first layers' activations for 2,000
+#: strips at once took 24 GB (a benchmark's whole split, OOM-killed); 256
+#: take under 3.
+STRIPS_PER_BATCH = 256
 #: Numbers composed for each training epoch (fresh ones every epoch), and
 #: epochs: what the shipped model used.
 DEFAULT_NUMBERS = STRING_NUMBERS
@@ -156,13 +160,24 @@ class KerasStringReader:
 
         with interrupts_deferred():
             outputs = [
-                np.asarray(model.predict_on_batch(to_model_input(strips)), dtype=np.float64)
+                np.concatenate(
+                    [
+                        np.asarray(model.predict_on_batch(to_model_input(part)), np.float64)
+                        for part in _chunks(strips, STRIPS_PER_BATCH)
+                    ]
+                )
                 for model in self._models
             ]
         from scipy.special import log_softmax, logsumexp
 
         logs = [log_softmax(logits, axis=-1) for logits in outputs]
         return decode(logsumexp(logs, axis=0) - np.log(len(logs)))
+
+
+def _chunks(strips: np.ndarray, size: int) -> list[np.ndarray]:
+    """``strips`` in consecutive parts of at most ``size`` (one empty part
+    for no strips, so the model's output keeps its shape)."""
+    return [strips[start : start + size] for start in range(0, max(len(strips), 1), size)]
 
 
 def string_model_refs() -> tuple[ModelRef, ...]:

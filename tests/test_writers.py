@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from batchdigits.strings import string_examples
 from batchdigits.writers import OTHER_HANDS, Hands, pick_digits
@@ -104,3 +105,33 @@ def test_the_string_reader_averages_its_members_frame_probabilities() -> None:
     reader._models = [Member(logits({10: (4, 20.0)}))] * 2
     (agreed,) = reader.read(strip)
     assert agreed.digits == "4" and agreed.digit_probabilities[0] > 0.99
+
+
+def test_the_string_reader_reads_many_strips_in_bounded_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A whole folder's strips at once (an API call, a benchmark) go to the
+    model in parts of at most STRIPS_PER_BATCH, so memory stays bounded, and
+    every strip still gets its own reading, in order."""
+    from batchdigits import strings
+    from batchdigits.strings import BLANK, STEPS, KerasStringReader
+
+    monkeypatch.setattr(strings, "STRIPS_PER_BATCH", 3)
+    seen: list[int] = []
+
+    class Member:
+        def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+            seen.append(len(batch))
+            frames = np.full((len(batch), STEPS, BLANK + 1), -8.0)
+            frames[:, :, BLANK] = 8.0
+            for row, strip in enumerate(batch):  # each strip reads as its own first pixel
+                frames[row, 5, round(float(strip[0, 0, 0]) * 255) % 10] = 20.0
+            return frames
+
+    reader = KerasStringReader.__new__(KerasStringReader)
+    reader._models = [Member()]
+    strips = np.zeros((8, 32, 256), np.uint8)
+    strips[:, 0, 0] = np.arange(8)
+    readings = reader.read(strips)
+    assert [r.digits for r in readings] == [str(i) for i in range(8)]
+    assert seen == [3, 3, 2]
