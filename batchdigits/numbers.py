@@ -90,7 +90,7 @@ SPLIT_WEIGHT = 1.0
 #: --fit; never reported), so that it is the chance that the whole string is
 #: right: the digits' probabilities alone overrate a number whose ink could
 #: have been cut another way.
-LATTICE_WEIGHTS = (3.2068, 0.8981, 5.1681, 0.5129, 0.0942, -1.1685, -1.9647)
+LATTICE_WEIGHTS = (3.2827, 0.9623, 5.3396, 0.4397, 0.0941, -1.0307, -2.194)
 #: The number's confidence, with the string model's reading beside it: a
 #: logistic function of (1, the segmenting reading's confidence as a logit,
 #: the log of the string model's path probability, whether the two agree,
@@ -101,7 +101,7 @@ LATTICE_WEIGHTS = (3.2068, 0.8981, 5.1681, 0.5129, 0.0942, -1.1685, -1.9647)
 #: string model then misread at 0.99, were 8% of the amounts split's
 #: unflagged rows wrong. Two readers that work differently rarely make the same
 #: mistake.
-AGREEMENT_WEIGHTS = (2.0644, 0.1158, 0.6285, 3.0443, -0.1552, 0.1136)
+AGREEMENT_WEIGHTS = (1.6113, 0.1388, 0.5772, 3.3193, -0.2207, 0.1509)
 #: Where the two readers differ, the string model's reading is taken when a
 #: logistic function of :func:`choice_features` is above one half. Fitted on
 #: the numbers benchmark's calibration split, on the fields where exactly one
@@ -111,7 +111,7 @@ AGREEMENT_WEIGHTS = (2.0644, 0.1158, 0.6285, 3.0443, -0.1552, 0.1136)
 #: best path's chance with the segmenting reading's confidence alone (the
 #: rule before) took the right reading in 363 of the test split's 653
 #: disagreements.
-CHOICE_WEIGHTS = (0.9748, 0.8288, -0.5041, 1.1359, -0.2493)
+CHOICE_WEIGHTS = (0.6457, 0.6954, -0.4796, 0.8716, 0.0818)
 #: The most the string model's log-likelihood ratio counts (an alignment it
 #: finds impossible would be minus infinity).
 MOST_EVIDENCE = 50.0

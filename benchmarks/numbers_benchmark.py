@@ -532,7 +532,8 @@ def main() -> None:
         contact_sheet([folder / r.file for r in picked], captions, out)
         print(f"failures: {out}")
     if args.split in ("calibration", AMOUNTS_CALIBRATION_SPLIT):
-        body = f"Split **{args.split}**: {len(rows)} images.\n\n{sweep(rows)}"
+        right = f"strings right: {rows['right'].mean():.2%}"
+        body = f"Split **{args.split}**: {len(rows)} images; {right}.\n\n{sweep(rows)}"
         title = f"## Numbers benchmark ({args.split} split)\n\n"
         write_section(f"numbers_{args.split}", title + body)
     elif args.split == FONTS_SPLIT:

@@ -622,3 +622,74 @@ def test_a_digit_the_refined_crop_would_cut_is_read_whole() -> None:
     again = _refine(gray, (60, 100, 141, 151), 1.0)
     assert again is not None and again.box is not None
     assert again.count >= 2 and again.box[3] >= 255
+
+
+def _with_tick(page: np.ndarray, left: int, top: int, size: int, stroke: int = 7) -> np.ndarray:
+    """``page`` with a check mark drawn after the number: a short arm down to
+    the low point, a long one up and to the right."""
+    image = Image.fromarray(page)
+    low = (left + size * 0.3, top + size)
+    ImageDraw.Draw(image).line(
+        (left, top + size * 0.55, *low, left + size * 0.75, top), fill=20, width=stroke
+    )
+    return np.asarray(image)
+
+
+def test_a_tick_after_the_number_is_no_digit_for_either_reader() -> None:
+    """A tick after a checked amount reads as a 1 to the digit model (``17``
+    was read ``171``). Standing last, it is left out of the pieces and of the
+    string model's strip; a 1 or a 7 standing last, and a tick-like stroke
+    before the last digit, stay."""
+    number = draw_number("707", underline=True)
+    page = _with_tick(number, left=number.shape[1] - 10, top=50, size=100)
+    page = np.pad(page, ((0, 0), (0, 120)), constant_values=240)
+    page[:, number.shape[1] - 10 :] = _with_tick(
+        np.full((page.shape[0], 130), 240, np.uint8), left=10, top=50, size=100
+    )
+    mask = remove_field_lines(page < 128)
+    pieces, height = find_pieces(mask)
+    assert len(pieces) == 3 and max(p.right for p in pieces) < number.shape[1]
+    ink = number_ink(mask, pieces, height)
+    assert ink.sum() < mask.sum() and ink.shape[1] < number.shape[1]
+    for digits in ("701", "017", "710"):  # what reads like a tick but is a digit
+        pieces, _ = find_pieces(draw_number(digits) < 128)
+        assert len(pieces) == 3, digits
+    ticked_middle = draw_number("7 0", gap=40)
+    ticked_middle = _with_tick(ticked_middle, left=145, top=50, size=100)
+    pieces, _ = find_pieces(ticked_middle < 128)
+    assert len(pieces) == 3  # a tick is left out only where the number ends
+
+
+def test_digits_that_stand_last_are_not_taken_for_ticks(mnist_path: Path) -> None:
+    """The tick test asks for what no digit has: a digit standing last in a
+    number that it took for a tick would be dropped. Of MNIST's 10,000 test
+    digits it takes one (an open 4 written like a tick), never a 1 or a 7;
+    and it finds ticks drawn with other arm lengths, angles and pens than
+    the numbers benchmark's."""
+    from batchdigits.preprocess.shapes import bbox
+    from batchdigits.segment.marks import is_tick
+
+    with np.load(mnist_path) as data:
+        images, labels = data["x_test"], data["y_test"]
+    taken = []
+    for image, label in zip(images, labels, strict=True):
+        ink = image >= 128
+        ink = np.kron(ink[bbox(ink)], np.ones((3, 3), bool))  # digits tens of pixels tall
+        if is_tick(ink):
+            taken.append(int(label))
+    assert len(taken) <= 3 and not {1, 7} & set(taken), taken
+    rng = np.random.default_rng(3)
+    found = 0
+    for _ in range(100):
+        size = int(rng.integers(30, 90))
+        page = Image.new("L", (2 * size, 2 * size), 0)
+        low = (0.5 * size, 1.5 * size)
+        short, long = rng.uniform(0.25, 0.5) * size, rng.uniform(0.8, 1.1) * size
+        left, right = np.radians(rng.uniform(20, 50)), np.radians(rng.uniform(25, 50))
+        arms = (low[0] - short * np.sin(left), low[1] - short * np.cos(left))
+        arms += (*low, low[0] + long * np.sin(right), low[1] - long * np.cos(right))
+        pen = max(1, int(size * rng.uniform(0.05, 0.12)))
+        ImageDraw.Draw(page).line(arms, fill=255, width=pen, joint="curve")
+        ink = np.asarray(page) > 0
+        found += is_tick(ink[bbox(ink)])
+    assert found >= 95

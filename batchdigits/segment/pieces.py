@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..preprocess.shapes import stroke_width
-from .marks import digit_band, is_mark
+from .marks import digit_band, is_mark, is_tick
 
 # Specks smaller than this share of the digits' height are dust.
 _SPECK = 0.15
@@ -72,7 +72,14 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Piece], float]:
         for index, box in found
         if not (
             _alone(index, box, found)
-            and is_mark(labels[box] == index, height, band, box, _at_end(box, found, height))
+            and is_mark(
+                labels[box] == index,
+                height,
+                band,
+                box,
+                _at_end(box, found, height),
+                _at_end(box, found, height, last=True),
+            )
         )
     ]
     if not found:
@@ -112,17 +119,22 @@ def _alone(
 
 
 def _at_end(
-    box: tuple[slice, slice], found: list[tuple[int, tuple[slice, slice]]], height: float
+    box: tuple[slice, slice],
+    found: list[tuple[int, tuple[slice, slice]]],
+    height: float,
+    last: bool = False,
 ) -> bool:
-    """The piece is the first or the last of the number: no piece of a
-    digit's height has its middle on one side of this one's."""
+    """The piece is the first or the last of the number (``last``: the
+    last): no piece of a digit's height has its middle on one side of this
+    one's."""
     middle = (box[1].start + box[1].stop) / 2
     others = [
         (other[1].start + other[1].stop) / 2
         for _, other in found
         if other is not box and _extent(other) >= 0.6 * height
     ]
-    return all(other > middle for other in others) or all(other < middle for other in others)
+    before = all(other < middle for other in others)
+    return before if last else before or all(other > middle for other in others)
 
 
 def _low_line(
@@ -201,11 +213,16 @@ def _beside(
     """The boxes of strokes as tall as a digit (60% of its height or more)
     beside ``box`` (top, left, bottom, right): in its rows, at most a
     digit's height left or right of it, and clear of the picture's edges
-    (where shadows are)."""
+    (where shadows are). A tick after the number is no digit to read."""
     top, left, bottom, right = box
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     found = []
-    for rows, cols in filter(None, ndimage.find_objects(labels)):
+    for index, found_box in enumerate(ndimage.find_objects(labels), start=1):
+        if found_box is None:
+            continue
+        rows, cols = found_box
+        if cols.start >= right and is_tick(labels[found_box] == index):
+            continue
         tall = rows.stop - rows.start
         shared = overlap(rows, slice(top, bottom))
         gap = max(left - cols.stop, cols.start - right)
