@@ -114,7 +114,7 @@ def is_tick(piece: np.ndarray) -> bool:
     low = next((row for row in range(int(0.6 * tall), int(0.9 * tall)) if _two(piece[row])), 0)
     if not low or len(_runs(piece[int(0.2 * tall)])) != 1:
         return False
-    merged = next((row for row in range(low, tall) if len(_runs(piece[row])) < 2), tall)
+    merged = next((row for row in range(low, tall) if not _two(piece[row])), tall)
     if rows.max() - merged > 0.25 * tall:
         return False  # a 4's stem: it goes on down past where the strokes meet
     tip = (0.0, float(top_cols.mean()))

@@ -72,14 +72,7 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Piece], float]:
         for index, box in found
         if not (
             _alone(index, box, found)
-            and is_mark(
-                labels[box] == index,
-                height,
-                band,
-                box,
-                _at_end(box, found, height),
-                _at_end(box, found, height, last=True),
-            )
+            and is_mark(labels[box] == index, height, band, box, *_ends(box, found, height))
         )
     ]
     if not found:
@@ -118,23 +111,20 @@ def _alone(
     )
 
 
-def _at_end(
-    box: tuple[slice, slice],
-    found: list[tuple[int, tuple[slice, slice]]],
-    height: float,
-    last: bool = False,
-) -> bool:
-    """The piece is the first or the last of the number (``last``: the
-    last): no piece of a digit's height has its middle on one side of this
-    one's."""
+def _ends(
+    box: tuple[slice, slice], found: list[tuple[int, tuple[slice, slice]]], height: float
+) -> tuple[bool, bool]:
+    """Whether the piece stands at either end of the number, and whether at
+    its last: no piece of a digit's height has its middle on one side of
+    this one's (for the last, on its right)."""
     middle = (box[1].start + box[1].stop) / 2
     others = [
         (other[1].start + other[1].stop) / 2
         for _, other in found
         if other is not box and _extent(other) >= 0.6 * height
     ]
-    before = all(other < middle for other in others)
-    return before if last else before or all(other > middle for other in others)
+    last = all(other < middle for other in others)
+    return last or all(other > middle for other in others), last
 
 
 def _low_line(
@@ -221,15 +211,16 @@ def _beside(
         if found_box is None:
             continue
         rows, cols = found_box
-        if cols.start >= right and is_tick(labels[found_box] == index):
-            continue
         tall = rows.stop - rows.start
         shared = overlap(rows, slice(top, bottom))
         gap = max(left - cols.stop, cols.start - right)
         near = gap <= height and (cols.start < left or cols.stop > right)
         edge = touches_edge((rows, cols), mask.shape)
-        if near and not edge and tall >= 0.6 * height and shared >= 0.5 * tall:
-            found.append((rows, cols))
+        if not (near and not edge and tall >= 0.6 * height and shared >= 0.5 * tall):
+            continue
+        if cols.start >= right and is_tick(labels[found_box] == index):
+            continue
+        found.append((rows, cols))
     return found
 
 
