@@ -28,6 +28,7 @@ from .recipe import (
     DEFAULT_EPOCHS,
     DEFAULT_FONT_SAMPLES,
     DEFAULT_STROKE_SAMPLES,
+    DEFAULT_STYLE_SAMPLES,
     DEFAULT_TRAIN_SEED,
     SPLIT_EPOCHS,
     STRING_EPOCHS,
@@ -367,6 +368,12 @@ def train(
     stroke_samples: Annotated[
         int, typer.Option(min=0, help="Renders per European stroke style and digit (1, 4, 7, 9).")
     ] = DEFAULT_STROKE_SAMPLES,
+    style_samples: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Renders per hand style (long-stroke 1, loop-and-tail 9, flat 0, ...)."
+        ),
+    ] = DEFAULT_STYLE_SAMPLES,
     broken_strokes: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Share of distorted copies drawn with broken strokes."),
@@ -441,6 +448,7 @@ def train(
             distorted_copies=distorted_copies,
             font_samples=font_samples,
             stroke_samples=stroke_samples,
+            style_samples=style_samples,
             broken_strokes=broken_strokes,
             limit=limit,
             seed=seed,

@@ -13,6 +13,11 @@ DEFAULT_DISTORTED_COPIES = 2
 DEFAULT_BROKEN_STROKES = 0.3
 DEFAULT_FONT_SAMPLES = 40
 DEFAULT_STROKE_SAMPLES = 1500
+#: Renders per hand style of batchdigits.styles (the long-stroke 1, the
+#: loop-and-tail 9, ...): half the stroke renders of one digit. Twice as
+#: many were tried (RESULTS.md, "Twice the style renders"): flag 1s gained,
+#: loop-and-tail 9s and the scan benchmark's splits lost.
+DEFAULT_STYLE_SAMPLES = 750
 DEFAULT_TRAIN_SEED = 2
 #: The teacher the shipped network learnt from (see train.distillation_targets):
 #: the v1 ensemble of three networks, shipped beside it for this alone.

@@ -43,6 +43,7 @@ from .recipe import (
     DEFAULT_EPOCHS,
     DEFAULT_FONT_SAMPLES,
     DEFAULT_STROKE_SAMPLES,
+    DEFAULT_STYLE_SAMPLES,
     DEFAULT_TEACHER_WEIGHT,
     DEFAULT_TRAIN_SEED,
     PEER_FILENAME,
@@ -73,6 +74,8 @@ class TrainOptions:
     #: 0 turns them off.
     font_samples: int = DEFAULT_FONT_SAMPLES
     stroke_samples: int = DEFAULT_STROKE_SAMPLES
+    #: Renders per hand style (batchdigits.styles).
+    style_samples: int = DEFAULT_STYLE_SAMPLES
     #: Share of distorted copies drawn with broken strokes (see break_strokes).
     broken_strokes: float = DEFAULT_BROKEN_STROKES
     limit: int | None = None
@@ -348,7 +351,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
     synthetic_info: dict[str, Any] = {"fonts": [], "training_digits": 0}
     x_synth_val = np.zeros((0, 28, 28), np.uint8)
     y_synth_val = np.zeros((0,), np.uint8)
-    if options.font_samples or options.stroke_samples:
+    if options.font_samples or options.stroke_samples or options.style_samples:
         fonts = find_fonts()
         if options.font_samples and not fonts:
             log(
@@ -358,7 +361,10 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         scale = 1.0 if not options.limit else min(1.0, options.limit / 55_000)
         per_font = max(1, round(options.font_samples * scale)) if options.font_samples else 0
         per_stroke = max(1, round(options.stroke_samples * scale)) if options.stroke_samples else 0
-        images, labels = synthetic_digits(fonts, per_font, per_stroke, seed=options.seed)
+        per_style = max(1, round(options.style_samples * scale)) if options.style_samples else 0
+        images, labels = synthetic_digits(
+            fonts, per_font, per_stroke, seed=options.seed, per_style=per_style
+        )
         log(f"preprocessing {len(images)} synthetic digits ({len(fonts)} fonts, stroke styles)")
         parts.append(
             prepare_digits(
@@ -372,7 +378,11 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
         y_parts.append(labels)
         # A held-out set of fresh renders, to see that the styles were learnt.
         val_images, y_synth_val = synthetic_digits(
-            fonts, max(1, per_font // 8), max(1, per_stroke // 8), seed=options.seed + 7
+            fonts,
+            max(1, per_font // 8),
+            max(1, per_stroke // 8),
+            seed=options.seed + 7,
+            per_style=per_style and max(1, per_style // 8),
         )
         x_synth_val = prepare_digits(val_images, options.jobs, seed=options.seed + 202, zoom=1)
         synthetic_info = {"fonts": [f.name for f in fonts], "training_digits": len(images)}

@@ -13,6 +13,7 @@ from batchdigits import cli
 from batchdigits.errors import ModelError, TrainingDataError
 from batchdigits.model import MODEL_FILENAME, resolve_model, user_model_path
 from batchdigits.preprocess import to_mnist
+from batchdigits.styles import STYLES
 from batchdigits.train import break_strokes, load_mnist, prepare_digits, same_shape
 
 from .conftest import draw_digit, write_digit_folder
@@ -39,7 +40,11 @@ def tiny_mnist(path: Path, count: int = 240) -> Path:
 def test_train_smoke_writes_a_model_that_scan_uses(tmp_path: Path) -> None:
     data = tiny_mnist(tmp_path / "mnist.npz")
     result = runner.invoke(
-        cli.app, ["train", "--data", str(data), "--epochs", "1", "--limit", "200", "--jobs", "1"]
+        cli.app,
+        [
+            *("train", "--data", str(data), "--epochs", "1", "--limit", "200", "--jobs", "1"),
+            *("--style-samples", "3000"),
+        ],
     )
     assert result.exit_code == 0, result.output
     model = user_model_path()
@@ -48,6 +53,10 @@ def test_train_smoke_writes_a_model_that_scan_uses(tmp_path: Path) -> None:
     for key in ("architecture", "data", "epochs", "mnist_test_accuracy", "trained_at"):
         assert key in metadata
     assert metadata["epochs"] == 1 and metadata["training_digits"] == 180
+    # --limit 200 scales the renders by 200/55,000: 1 per font and digit, 5 per
+    # stroke digit, and 11 per hand style from --style-samples 3000.
+    fonts = len(metadata["synthetic"]["fonts"])
+    assert metadata["synthetic"]["training_digits"] == 10 * fonts + 5 * 4 + 11 * len(STYLES)
     assert "scan now uses this model" in result.stderr
     consulted = [entry["file"] for entry in metadata["second_opinion"]["models"]]
     assert consulted == ["peer.keras", "teacher.keras"]  # the shipped cascade's, copied beside
