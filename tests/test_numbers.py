@@ -88,6 +88,37 @@ def test_field_lines_go_and_the_digits_stay() -> None:
         assert len(singles) == (3 if page.shape[1] < 400 else 4)
 
 
+def test_a_box_side_at_a_corner_goes_though_the_other_line_is_broken() -> None:
+    """A cheque's box printed faint: the threshold keeps its top line and
+    breaks the bottom one into dashes. Its sides still meet the top line at
+    its ends, corners, so they go and are not read as 1s; a 1 joined to the
+    bar of the 7 beside it meets a line-like stroke at its end too, but a
+    bar about as long as the 1 is no box's side, and the 1 stays."""
+    page = draw_number("707")
+    image = Image.fromarray(page)
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = 12, 20, page.shape[1] - 12, 40 + 110 + 20
+    draw.line((left, top, right, top), fill=60, width=2)
+    for x in (left, right):
+        draw.line((x, top, x, bottom), fill=60, width=2)
+    for x in range(left, right, 14):
+        draw.line((x, bottom, x + 6, bottom), fill=60, width=2)
+    boxed = np.asarray(image)
+    lines = field_lines(boxed < 128)
+    assert lines[top + 10 : bottom - 10, left - 1 : left + 2].any(axis=1).mean() > 0.9
+    assert lines[top + 10 : bottom - 10, right - 1 : right + 2].any(axis=1).mean() > 0.9
+    found = segment_number(boxed.astype(np.float32))
+    assert found is not None and found.count == 3
+
+    joined = Image.new("L", (300, 190), 240)
+    draw = ImageDraw.Draw(joined)
+    draw.line((60, 40, 60, 150), fill=20, width=8)  # the 1
+    draw.line((60, 40, 200, 40), fill=20, width=8)  # the 7's bar, touching it
+    draw.line((200, 40, 140, 150), fill=20, width=8)
+    ink = np.asarray(joined) < 128
+    assert not field_lines(ink)[60:140, 55:66].any()
+
+
 def _segmentation(spans: list[tuple[int, int]], count: int, sizes: list[float]) -> Segmentation:
     """Candidates of a digit's usual shape (20 tall, 14 wide in MNIST form)."""
     images = np.zeros((len(spans), 28, 28), np.uint8)

@@ -55,21 +55,62 @@ def field_lines(mask: np.ndarray) -> np.ndarray:
     # strokes. A box holds a digit: teeth stand at least half a digit apart.
     thinnest = max(3.0, 0.6 * stroke_width(rest))
     ticks = _comb_ticks(stubs, thickest, lines, reach, 0.5 * ink_height, thinnest)
-    return lines | ticks | _box_edges(columns, lines, thickest)
+    return lines | ticks | _box_edges(columns, lines, thickest, ink_height)
 
 
-def _box_edges(columns: np.ndarray, lines: np.ndarray, thickest: int) -> np.ndarray:
-    """The vertical lines among ``columns`` that join two horizontal field
-    lines, top and bottom: the sides of a box. A written 1 seldom meets
-    both."""
+def _box_edges(
+    columns: np.ndarray, lines: np.ndarray, thickest: int, shortest: float
+) -> np.ndarray:
+    """The vertical lines among ``columns`` that are the sides of a box: those
+    joining two horizontal field lines, top and bottom, and those meeting
+    one at its end, a corner (a box whose other line the threshold broke
+    into dashes, a faint print) and at least ``shortest`` long, the
+    writing's height, as a box is taller than what it holds. A written 1
+    seldom meets both lines, and where it touches one, it touches it inside,
+    not at its end; the side of a 6 under a run of digits' tops taken for a
+    line is shorter than the digits."""
     labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
+    level, _ = ndimage.label(lines, structure=np.ones((3, 3), dtype=bool))
+    extents = ndimage.find_objects(level)
     edges = np.zeros_like(columns)
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None or box[1].stop - box[1].start > thickest:
             continue
-        if all(_ends_on(lines, box, reach=3)):
-            edges[box] |= labels[box] == index
+        edge = labels[box] == index
+        tall = box[0].stop - box[0].start >= shortest
+        if all(_ends_on(lines, box, reach=3)) or (
+            tall and _at_corner(level, extents, box, reach=3)
+        ):
+            edges[box] |= edge
     return edges
+
+
+def _at_corner(
+    level: np.ndarray,
+    extents: list[tuple[slice, slice] | None],
+    box: tuple[slice, slice],
+    reach: int,
+) -> bool:
+    """Whether the top or the bottom of a vertical line's ``box`` meets one of
+    the labelled ``level`` lines at that line's left or right end, that line
+    half as long again as the vertical one or more: a box around a number
+    is wider than tall, while a 7's bar, joined to a 1 beside it and taken
+    for a line, is about as long as the 1."""
+    longest = 1.5 * (box[0].stop - box[0].start)
+    near = slice(max(0, box[1].start - reach), box[1].stop + reach)
+    for end in (box[0].start, box[0].stop):
+        for label in np.unique(level[max(0, end - reach) : end + reach, near]):
+            extent = extents[label - 1] if label else None
+            if (
+                extent is not None
+                and extent[1].stop - extent[1].start >= longest
+                and (
+                    abs(extent[1].start - box[1].start) <= reach
+                    or abs(extent[1].stop - box[1].stop) <= reach
+                )
+            ):
+                return True
+    return False
 
 
 def _ends_on(level: np.ndarray, box: tuple[slice, slice], reach: int) -> tuple[bool, bool]:
