@@ -359,9 +359,10 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> TrainRep
                 f"(install the Debian packages {' '.join(FONT_PACKAGES)} to add them)"
             )
         scale = 1.0 if not options.limit else min(1.0, options.limit / 55_000)
-        per_font = max(1, round(options.font_samples * scale)) if options.font_samples else 0
-        per_stroke = max(1, round(options.stroke_samples * scale)) if options.stroke_samples else 0
-        per_style = max(1, round(options.style_samples * scale)) if options.style_samples else 0
+        per_font, per_stroke, per_style = (
+            max(1, round(count * scale)) if count else 0
+            for count in (options.font_samples, options.stroke_samples, options.style_samples)
+        )
         images, labels = synthetic_digits(
             fonts, per_font, per_stroke, seed=options.seed, per_style=per_style
         )

@@ -70,18 +70,20 @@ def _box_edges(
     not at its end; the side of a 6 under a run of digits' tops taken for a
     line is shorter than the digits."""
     labels, _ = ndimage.label(columns, structure=np.ones((3, 3), dtype=bool))
-    level, _ = ndimage.label(lines, structure=np.ones((3, 3), dtype=bool))
-    extents = ndimage.find_objects(level)
+    level: tuple[np.ndarray, list[tuple[slice, slice] | None]] | None = None
     edges = np.zeros_like(columns)
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None or box[1].stop - box[1].start > thickest:
             continue
-        edge = labels[box] == index
-        tall = box[0].stop - box[0].start >= shortest
-        if all(_ends_on(lines, box, reach=3)) or (
-            tall and _at_corner(level, extents, box, reach=3)
-        ):
-            edges[box] |= edge
+        if not all(_ends_on(lines, box, reach=3)):
+            if box[0].stop - box[0].start < shortest:
+                continue
+            if level is None:  # labelled once, and only where a side may stand at a corner
+                labelled, _ = ndimage.label(lines, structure=np.ones((3, 3), dtype=bool))
+                level = (labelled, ndimage.find_objects(labelled))
+            if not _at_corner(*level, box, reach=3):
+                continue
+        edges[box] |= labels[box] == index
     return edges
 
 
