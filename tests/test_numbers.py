@@ -563,6 +563,52 @@ def test_a_digit_written_fainter_than_its_number_is_found_again() -> None:
     assert not found.any()
 
 
+def test_a_faded_digit_broken_into_dashes_is_found_again() -> None:
+    """A 1 at a third of the field's threshold whose strokes faded into
+    dashes (each far shorter than a digit) is one faint digit for the
+    string model; the same dashes spread over the field as a printed
+    pattern are not."""
+    from batchdigits.preprocess.ink import smooth_ink
+    from batchdigits.segment.faint import faint_strokes
+
+    page = Image.new("L", (260, 100), 0)
+    draw = ImageDraw.Draw(page)
+    for left in (20, 90):
+        draw.ellipse((left, 15, left + 45, 50), outline=200, width=6)
+        draw.ellipse((left, 50, left + 45, 85), outline=200, width=6)
+    for top in (15, 38, 61):  # the 1, in three dashes with gaps between
+        draw.line((190, top, 190, top + 18), fill=45, width=4)
+    ink = np.asarray(page, dtype=np.float32)
+    mask = smooth_ink(ink) > 110
+    found = faint_strokes(ink, mask, (15, 86), 70.0)
+    rows = np.flatnonzero(found[:, 185:196].any(axis=1))
+    assert rows.size and rows[-1] - rows[0] >= 60 and not found[:, :170].any()
+    scattered = np.asarray(page, dtype=np.float32).copy()
+    scattered[:, 180:200] = 0
+    for left, top in ((175, 10), (215, 40), (240, 70)):  # the dashes apart
+        scattered[top : top + 18, left : left + 4] = 45
+    assert not faint_strokes(scattered, mask, (15, 86), 70.0).any()
+
+
+def test_a_last_digit_broken_into_fragments_reaches_the_strip() -> None:
+    """An 8 at the end of the number that faded into three fragments, none
+    as tall as a digit alone, is still ink beside the number: the string
+    model's strip holds it, so that the readers do not agree on the number
+    without its last digit."""
+    page = Image.new("L", (330, 100), 0)
+    draw = ImageDraw.Draw(page)
+    for left in (20, 90, 160):
+        draw.ellipse((left, 15, left + 45, 85), outline=255, width=6)  # 0s
+    draw.line((234, 16, 244, 34), fill=255, width=5)  # the 8's top, leaning
+    draw.ellipse((250, 38, 266, 54), fill=255)  # its middle, a blob
+    draw.line((262, 64, 286, 64), fill=255, width=5)  # its bottom, a dash
+    mask = np.asarray(page) > 0
+    pieces, height = find_pieces(mask)
+    assert max(piece.right for piece in pieces) < 220  # each fragment alone is a mark
+    ink = number_ink(mask, pieces, height)
+    assert ink.shape[1] >= 286 - 20 and ink.sum() == mask.sum()
+
+
 def test_a_tall_leaning_1_is_a_digit_and_a_slash_through_the_band_is_not() -> None:
     """In slanted writing whose baseline drifts, a 1 leaning with the
     writing can stand taller than the digits at one end; only a stroke

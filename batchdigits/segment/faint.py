@@ -4,6 +4,10 @@ The ink threshold is chosen for the whole field; a digit written with less
 pressure (a thin pencil 1 beside firm 8s and 4s) can fall below it and
 leave only specks, which the pieces then drop as dust. Both readers agreed
 on the number without it, and the row went unflagged.
+
+Such a digit is often broken too: its strokes thin to nothing where the
+pressure eased (many of MNIST's own digits fade so), so its fragments are
+grouped before their size is judged (:func:`pieces.joined`).
 """
 
 from __future__ import annotations
@@ -12,17 +16,26 @@ import numpy as np
 from scipy import ndimage
 
 from ..preprocess.ink import noise_level, smooth_ink
-from .pieces import overlap, touches_edge
+from .pieces import joined, overlap, touches_edge
+
+#: The faint level is at least this share of the field's ink threshold:
+#: a digit at a quarter of its neighbours' contrast is still a digit a
+#: person reads at a glance on a clean page (the paper's noise and texture
+#: set the other bounds). At half, the broken 4 of a "403" beside a bold
+#: 0 came back as dashes too short for a digit.
+FAINT_SHARE = 0.25
+#: Fragments closer than this share of the digits' height are one stroke.
+FAINT_JOIN = 0.1
 
 
 def faint_strokes(
     ink: np.ndarray, mask: np.ndarray, band: tuple[int, int], height: float
 ) -> np.ndarray:
     """Strokes of a digit's size in the digits' ``band`` of rows (top,
-    bottom) that reach half the ink threshold but that ``mask`` mostly
-    misses, as a mask like ``mask``.
+    bottom) that reach a share of the ink threshold (:data:`FAINT_SHARE`)
+    but that ``mask`` mostly misses, as a mask like ``mask``.
 
-    Half the threshold, far above the picture's noise, and twice the level
+    That share of the threshold, far above the picture's noise, and twice the level
     that the paper's own texture reaches away from the ink (a cheque's
     security print): a lighter pen, not the paper. A digit's size, and a
     stroke's width (each row crossing under half a digit's height of ink,
@@ -36,10 +49,10 @@ def faint_strokes(
     threshold = float(smooth[mask].min())
     paper = smooth[~ndimage.binary_dilation(mask, iterations=3)]
     texture = float(np.percentile(paper, 95)) if paper.size else threshold
-    low = max(0.5 * threshold, 6.0 * noise_level(ink), 2.0 * texture)
+    low = max(FAINT_SHARE * threshold, 6.0 * noise_level(ink), 2.0 * texture)
     if low >= threshold:
         return found
-    labels, _ = ndimage.label(smooth > low, structure=np.ones((3, 3), dtype=bool))
+    labels = joined(smooth > low, FAINT_JOIN * height)
     top, bottom = band
     for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
         tall, wide = rows.stop - rows.start, cols.stop - cols.start

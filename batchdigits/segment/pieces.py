@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -15,6 +16,9 @@ from .marks import digit_band, is_mark, is_tick
 _SPECK = 0.15
 # Specks smaller than this share are left out even of the string model's strip.
 _DUST = 0.1
+# Strokes beside the number this share of the digits' height apart or
+# closer are one: a digit broken where its pen lifted or its pencil faded.
+_BESIDE_JOIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -203,9 +207,14 @@ def _beside(
     """The boxes of strokes as tall as a digit (60% of its height or more)
     beside ``box`` (top, left, bottom, right): in its rows, at most a
     digit's height left or right of it, and clear of the picture's edges
-    (where shadows are). A tick after the number is no digit to read."""
+    (where shadows are). A tick after the number is no digit to read.
+
+    A digit broken into fragments, none of them tall alone (an 8 faded to
+    a dash, a blob and a stroke), counts as one stroke
+    (:func:`joined`): left out, it was the number's last digit lost, and
+    both readers agreed on the rest at 0.97."""
     top, left, bottom, right = box
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    labels = joined(mask, _BESIDE_JOIN * height)
     found = []
     for index, found_box in enumerate(ndimage.find_objects(labels), start=1):
         if found_box is None:
@@ -222,6 +231,18 @@ def _beside(
             continue
         found.append((rows, cols))
     return found
+
+
+def joined(mask: np.ndarray, reach: float) -> np.ndarray:
+    """Labels of ``mask``'s pixels, where ink less than ``reach`` pixels
+    apart is one component (connected after a dilation by ``reach``); 0
+    off the ink, so each label's box is that of its own pixels."""
+    size = max(3, round(reach) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    grown = cv2.dilate(mask.astype(np.uint8), kernel)
+    labels, _ = ndimage.label(grown, structure=np.ones((3, 3), dtype=bool))
+    labels[~mask] = 0
+    return labels
 
 
 def _union(parts: list[tuple[int, tuple[slice, slice]]], labels: np.ndarray) -> Piece:
