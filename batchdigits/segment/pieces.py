@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from ..preprocess.shapes import stroke_width
+from ..preprocess.shapes import as_uint8, stroke_width
 from .marks import digit_band, is_mark, is_tick
 
 # Specks smaller than this share of the digits' height are dust.
@@ -236,11 +236,13 @@ def _beside(
 def joined(mask: np.ndarray, reach: float) -> np.ndarray:
     """Labels of ``mask``'s pixels, where ink less than ``reach`` pixels
     apart is one component (connected after a dilation by ``reach``); 0
-    off the ink, so each label's box is that of its own pixels."""
+    off the ink, so each label's box is that of its own pixels. The same
+    grouping as :func:`preprocess.pieces.find_pieces` makes of broken
+    strokes, with a round kernel."""
     size = max(3, round(reach) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    grown = cv2.dilate(mask.astype(np.uint8), kernel)
-    labels, _ = ndimage.label(grown, structure=np.ones((3, 3), dtype=bool))
+    grown = cv2.dilate(as_uint8(mask), kernel)
+    _, labels = cv2.connectedComponents(grown, connectivity=8, ltype=cv2.CV_32S)
     labels[~mask] = 0
     return labels
 
