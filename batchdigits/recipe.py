@@ -50,7 +50,9 @@ class StringMember(NamedTuple):
     whose digits are an amount of money's (batchdigits.amounts: a few
     significant digits, runs of zeros, cents); whether some of its signs
     ($, #) are drawn by pen, as the split model's are; and the share of its
-    amounts with cents that has them written small and raised (``125⁰⁰``)."""
+    amounts with cents that has them written small and raised (``125⁰⁰``);
+    and what it adds to ``train``'s seed, so that two members of one recipe
+    learn from different numbers and start from different weights."""
 
     file: str
     other_hands: float
@@ -58,6 +60,7 @@ class StringMember(NamedTuple):
     amounts: float = 0.0
     pen_signs: bool = False
     raised_cents: float = 0.0
+    seed: int = 0
 
 
 #: The string model reads with these members, their frame probabilities

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from .amounts import Written, by_label, pick_amount
+from .ctc import BLANK, StringReading, decode
 from .model import ModelRef, helper_model_ref, load_helper_model
 from .preprocess import PREPROCESS_VERSION
 from .preprocess.shapes import bbox
@@ -40,7 +40,6 @@ STRIP_WIDTH = 256
 #: Time steps along the strip (the width over four): room for 8 digits and
 #: the blanks between repeated ones.
 STEPS = 64
-BLANK = 10
 MOST_DIGITS = 8
 #: Strips the model reads at once: its first layers' activations for 2,000
 #: strips at once took 24 GB (a benchmark's whole split, OOM-killed); 256
@@ -74,65 +73,6 @@ def to_strip(mask: np.ndarray) -> np.ndarray:
 
 def to_model_input(strips: np.ndarray) -> np.ndarray:
     return (np.asarray(strips, dtype=np.float32) / 255.0)[..., None]
-
-
-@dataclass(frozen=True)
-class StringReading:
-    """The string model's reading of one strip: its digits, the chance of its
-    most likely alignment, each digit's probability (its best frame's), and
-    the frames' log-probabilities, which score any other reading of the
-    strip (:meth:`log_likelihood`)."""
-
-    digits: str
-    probability: float
-    digit_probabilities: tuple[float, ...]
-    log_frames: np.ndarray = field(repr=False)
-
-    def log_likelihood(self, digits: str) -> float:
-        """log P(``digits`` | strip), summed over every alignment of them to
-        the frames (CTC's forward algorithm): how well the string model's
-        view of the ink fits a reading, its own or the segmenting reader's."""
-        labels = [BLANK]
-        for digit in digits:
-            labels += [int(digit), BLANK]
-        states = np.array(labels)
-        # A state may be reached from two back where it is a digit unlike the one two back.
-        skip = np.zeros(len(states), dtype=bool)
-        skip[2:] = (states[2:] != BLANK) & (states[2:] != states[:-2])
-        alpha = np.full(len(states), -np.inf)
-        alpha[: min(2, len(states))] = self.log_frames[0, states[: min(2, len(states))]]
-        for frame in self.log_frames[1:]:
-            one_back = np.concatenate(([-np.inf], alpha))[: len(alpha)]
-            two_back = np.where(
-                skip, np.concatenate(([-np.inf, -np.inf], alpha))[: len(alpha)], -np.inf
-            )
-            alpha = np.logaddexp(np.logaddexp(alpha, one_back), two_back) + frame[states]
-        return float(np.logaddexp.reduce(alpha[-2:]))
-
-
-def decode(logits: np.ndarray) -> list[StringReading]:
-    """Best-path CTC decoding of (N, STEPS, 11) logits, one reading per strip."""
-    from scipy.special import log_softmax
-
-    log_frames = log_softmax(logits, axis=-1)
-    probabilities = np.exp(log_frames)
-    best = probabilities.argmax(axis=-1)
-    top = probabilities.max(axis=-1)
-    readings = []
-    for classes, sure, frames in zip(best, top, log_frames, strict=True):
-        digits: list[str] = []
-        confidences: list[float] = []
-        previous = BLANK
-        for step, label in enumerate(classes):
-            if label != BLANK and label != previous:
-                digits.append(str(int(label)))
-                confidences.append(float(sure[step]))
-            elif label != BLANK and label == previous and confidences:
-                confidences[-1] = max(confidences[-1], float(sure[step]))
-            previous = int(label)
-        path = float(np.exp(np.log(np.maximum(sure, 1e-12)).sum()))
-        readings.append(StringReading("".join(digits), path, tuple(confidences), frames))
-    return readings
 
 
 class StringReader(Protocol):
@@ -362,6 +302,7 @@ def _train_member(
 
     started = time.monotonic()
     out, mark_size = out_dir / member.file, member.mark_size
+    seed += member.seed
     check, check_targets = string_examples(
         mnist.x_train[55000:],
         mnist.y_train[55000:],

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from batchdigits.api import scan_report
 from batchdigits.cli import app
 from batchdigits.corrections import read_number_labels
+from batchdigits.ctc import BLANK, StringReading, decode
 from batchdigits.evaluate import edit_distance, evaluate_numbers_results
 from batchdigits.numbers import SURE_SPLIT, NumberReading, combine, number_row, read_number
 from batchdigits.options import ScanOptions
@@ -22,7 +23,7 @@ from batchdigits.results import NUMBER_COLUMNS, ScanResult
 from batchdigits.review import DEFAULT_REVIEW_BELOW
 from batchdigits.segment import Segmentation, field_lines, remove_field_lines, segment_number
 from batchdigits.segment.pieces import find_pieces, number_ink
-from batchdigits.strings import BLANK, STEPS, StringReading, decode
+from batchdigits.strings import STEPS
 
 from .conftest import CountingClassifier
 
@@ -206,6 +207,29 @@ def test_the_string_model_scores_any_reading_over_every_alignment() -> None:
     assert reading.log_likelihood("12345") == -np.inf  # five digits cannot fit four frames
 
 
+def test_the_string_model_reads_its_likeliest_number_not_its_likeliest_path() -> None:
+    """A faint digit spread over three frames, each more blank than digit, is
+    on most of the frames' paths: the number read holds it (the single
+    likeliest path, all blanks there, would drop it), at its best frame's
+    probability, and the number's chance is summed over its alignments."""
+    probabilities = np.full((STEPS, BLANK + 1), 1e-6)
+    probabilities[:, BLANK] = 1.0
+    for step, digit, chance in [
+        (1, 1, 0.95),
+        (5, 2, 0.95),
+        (9, 3, 0.4),
+        (10, 3, 0.4),
+        (11, 3, 0.4),
+    ]:
+        probabilities[step, BLANK] = 1 - chance
+        probabilities[step, digit] = chance
+    reading = decode(np.log(probabilities)[None])[0]
+    assert reading.digits == "123"
+    assert reading.digit_probabilities == pytest.approx((0.95, 0.95, 0.4), abs=1e-4)
+    assert np.log(reading.probability) == pytest.approx(reading.log_likelihood("123"), abs=1e-4)
+    assert reading.log_likelihood("123") > reading.log_likelihood("12") + 1.0
+
+
 def test_the_string_model_is_weighed_against_the_segmenting_reading() -> None:
     """Where the two readers agree the number is surer than where they do
     not; where they differ the reading more likely right is taken, and a
@@ -215,8 +239,9 @@ def test_the_string_model_is_weighed_against_the_segmenting_reading() -> None:
     reading = read_number(segmentation, probabilities, np.array([0.9, 0.9, 0.1]))
     assert reading is not None and reading.number == "17"
     agreed = combine(reading, string_reading("17", [0.95, 0.95]))
-    # The string model's third digit is barely there: its frames fit "17" nearly as well.
-    differed = combine(reading, string_reading("171", [0.95, 0.95, 0.52]))
+    # The string model's third digit is barely there (on two frames, each more
+    # blank than digit): its frames fit "17" nearly as well.
+    differed = combine(reading, string_reading("171", [0.95, 0.95, 0.3]))
     assert agreed is not None and differed is not None
     assert agreed.agreed and not differed.agreed
     assert agreed.confidence > differed.confidence
