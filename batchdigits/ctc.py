@@ -16,6 +16,7 @@ its best path.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,29 +74,47 @@ def likeliest_number(log_frames: np.ndarray, width: int = BEAM_WIDTH) -> tuple[s
     """The number with the highest chance summed over its alignments (CTC
     prefix beam search: each candidate carries its chance of ending on a
     blank and on its last digit, as a repeat may only follow a blank), and
-    the log of that chance."""
-    beams: dict[str, tuple[float, float]] = {"": (0.0, -np.inf)}
-    for frame in log_frames:
+    the log of that chance.
+
+    The search works on Python floats (a frame at a time, as a list): a
+    strip's few hundred thousand sums of two chances cost several times
+    more as numpy scalars."""
+    beams: dict[str, tuple[float, float]] = {"": (0.0, -math.inf)}
+    for row in np.asarray(log_frames, np.float64):
+        frame = row.tolist()
+        digits = [digit for digit in range(BLANK) if frame[digit] > LEAST_LOG_PROBABILITY]
         extended: dict[str, tuple[float, float]] = {}
-        digits = np.flatnonzero(frame[:BLANK] > LEAST_LOG_PROBABILITY)
         for prefix, (on_blank, on_digit) in beams.items():
-            total = np.logaddexp(on_blank, on_digit)
-            _add(extended, prefix, total + frame[BLANK], -np.inf)
+            total = _logaddexp(on_blank, on_digit)
+            _add(extended, prefix, total + frame[BLANK], -math.inf)
             last = int(prefix[-1]) if prefix else -1
             if last >= 0:
-                _add(extended, prefix, -np.inf, on_digit + frame[last])
+                _add(extended, prefix, -math.inf, on_digit + frame[last])
             for digit in digits:
                 start = on_blank if digit == last else total
-                _add(extended, prefix + str(digit), -np.inf, start + frame[digit])
-        beams = dict(sorted(extended.items(), key=lambda item: -np.logaddexp(*item[1]))[:width])
-    digits, (on_blank, on_digit) = max(beams.items(), key=lambda item: np.logaddexp(*item[1]))
-    return digits, float(np.logaddexp(on_blank, on_digit))
+                _add(extended, prefix + str(digit), -math.inf, start + frame[digit])
+        ranked = sorted(extended.items(), key=lambda item: -_logaddexp(*item[1]))
+        beams = dict(ranked[:width])
+    digits, (on_blank, on_digit) = max(beams.items(), key=lambda item: _logaddexp(*item[1]))
+    return digits, _logaddexp(on_blank, on_digit)
 
 
 def _add(beams: dict[str, tuple[float, float]], prefix: str, blank: float, digit: float) -> None:
     """Add chances (of ending on a blank, on a digit) to a candidate's."""
-    old_blank, old_digit = beams.get(prefix, (-np.inf, -np.inf))
-    beams[prefix] = (np.logaddexp(old_blank, blank), np.logaddexp(old_digit, digit))
+    old_blank, old_digit = beams.get(prefix, (-math.inf, -math.inf))
+    beams[prefix] = (_logaddexp(old_blank, blank), _logaddexp(old_digit, digit))
+
+
+def _logaddexp(a: float, b: float) -> float:
+    """log(e**a + e**b), computed as numpy's ``logaddexp`` computes it."""
+    if a == b:
+        return a + _LOG_2
+    if a > b:
+        return a + math.log1p(math.exp(b - a))
+    return b + math.log1p(math.exp(a - b))
+
+
+_LOG_2 = math.log(2.0)
 
 
 def aligned_confidences(log_frames: np.ndarray, digits: str) -> tuple[float, ...]:

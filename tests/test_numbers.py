@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 from typer.testing import CliRunner
 
 from batchdigits.api import scan_report
@@ -87,6 +88,25 @@ def test_field_lines_go_and_the_digits_stay() -> None:
         assert segmentation is not None
         singles = [span for span in segmentation.spans if span[1] - span[0] == 1]
         assert len(singles) == (3 if page.shape[1] < 400 else 4)
+
+
+def test_a_skewed_underline_goes_and_the_digits_stay() -> None:
+    """A field's line scanned askew (a slope of 1 in 20) is still a line:
+    all of it goes, and none of the digits above it."""
+    page = Image.fromarray(draw_number("4096"))
+    draw = ImageDraw.Draw(page)
+    width, height = page.size
+    draw.line((10, height - 30, width - 10, height - 30 - 0.05 * (width - 20)), fill=20, width=3)
+    ink = np.asarray(page) < 128
+    drawn = Image.new("L", page.size, 0)
+    ImageDraw.Draw(drawn).line(
+        (10, height - 30, width - 10, height - 30 - 0.05 * (width - 20)), fill=255, width=3
+    )
+    line = np.asarray(drawn) > 0
+    found = field_lines(ink)
+    assert found[line].mean() > 0.9
+    digits = ink & ~ndimage.binary_dilation(line, iterations=3)
+    assert found[digits].mean() < 0.02
 
 
 def test_a_box_side_at_a_corner_goes_though_the_other_line_is_broken() -> None:

@@ -4,11 +4,13 @@ they crossed joined again."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import ndimage
 
 from ..preprocess.ink import ink_mask
-from ..preprocess.lines import run_lengths
+from ..preprocess.lines import long_runs, run_lengths
 from ..preprocess.reading import Ink
 from ..preprocess.shapes import stroke_width
 
@@ -161,23 +163,58 @@ def _line_thickness(band: np.ndarray) -> float:
 def _long_lines(mask: np.ndarray, longest: float, steepest: float = 0.07) -> np.ndarray:
     """The pixels of near-horizontal runs at least ``longest`` long, at slopes
     up to ``steepest`` (a skewed scan, a ruler held askew), with a pixel of
-    give either way for a wavering line."""
+    give either way for a wavering line.
+
+    Each slope shears the mask level, a block of columns at a time (columns
+    shifted alike move together), and keeps its long runs. A run covers
+    that many neighbouring columns with ink, so where no such stretch of
+    columns exists (digits with paper between them: most numbers) there is
+    nothing to search."""
     height, width = mask.shape
-    columns = np.broadcast_to(np.arange(width), (height, width))
     found = np.zeros_like(mask)
+    if _widest_inked_columns(mask) < longest:
+        return found
     for slope in np.linspace(-steepest, steepest, 15):
         shift = np.round(slope * (np.arange(width) - width / 2)).astype(np.int64)
-        rows = np.arange(height)[:, None] + shift[None, :]
-        inside = (rows >= 0) & (rows < height)
+        blocks = [block for block in _column_blocks(shift) if abs(block[0]) < height]
         sheared = np.zeros_like(mask)
-        sheared[inside] = mask[rows[inside], columns[inside]]
+        for rows, sheared_rows, columns in _sheared_rows(blocks, height):
+            sheared[sheared_rows, columns] = mask[rows, columns]
         tolerant = sheared.copy()
         tolerant[1:] |= sheared[:-1]
         tolerant[:-1] |= sheared[1:]
-        runs = (run_lengths(tolerant) >= longest) & sheared
+        runs = long_runs(tolerant, math.ceil(longest), axis=1) & sheared
         if runs.any():
-            found[rows[runs], columns[runs]] = True
+            for rows, sheared_rows, columns in _sheared_rows(blocks, height):
+                found[rows, columns] |= runs[sheared_rows, columns]
     return found & mask
+
+
+def _widest_inked_columns(mask: np.ndarray) -> int:
+    """The most neighbouring columns that all hold ink."""
+    inked = np.concatenate(([False], mask.any(axis=0), [False]))
+    edges = np.flatnonzero(inked[1:] != inked[:-1])
+    return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
+
+
+def _column_blocks(shift: np.ndarray) -> list[tuple[int, int, int]]:
+    """Runs of columns with the same ``shift``: (shift, first, stop)."""
+    edges = np.flatnonzero(np.diff(shift)) + 1
+    starts = np.concatenate(([0], edges))
+    stops = np.concatenate((edges, [len(shift)]))
+    return [(int(shift[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+
+
+def _sheared_rows(
+    blocks: list[tuple[int, int, int]], height: int
+) -> list[tuple[slice, slice, slice]]:
+    """For each block of columns shifted by k: the mask's rows, the sheared
+    picture's rows they land on (row r there holds row r + k here), and the
+    columns."""
+    return [
+        (slice(max(0, k), height + min(0, k)), slice(max(0, -k), height - max(0, k)), slice(a, b))
+        for k, a, b in blocks
+    ]
 
 
 def _comb_ticks(
