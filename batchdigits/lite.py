@@ -83,10 +83,12 @@ def twin_content(model_path: Path, keras_bytes: bytes, metadata: dict[str, Any])
 class LiteNetwork:
     """A model's twin loaded into a LiteRT interpreter: logits for a batch.
 
-    The interpreter is sized for each batch's length when it changes (a
-    scan's batches are all full but the last). One interpreter is not safe
-    to call from two threads (Beam may share one model between threads), so
-    calls take a lock.
+    Most twins take any batch: the interpreter is sized for each batch's
+    length when it changes (a scan's batches are all full but the last). A
+    twin exported for one batch size (the string model's, whose LSTM is
+    unrolled over its frames) reads batches of that size, the last padded.
+    One interpreter is not safe to call from two threads (Beam may share
+    one model between threads), so calls take a lock.
     """
 
     runtime = "litert"
@@ -95,22 +97,37 @@ class LiteNetwork:
         from ai_edge_litert.interpreter import Interpreter
 
         self._interpreter = Interpreter(model_content=content, num_threads=threads or 1)
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
+        given = self._interpreter.get_input_details()[0]
+        self._input = given["index"]
+        self._fixed = None if given["shape_signature"][0] == -1 else int(given["shape"][0])
+        output = self._interpreter.get_output_details()[0]
+        self._output = output["index"]
+        self._output_shape = tuple(int(side) for side in output["shape"][1:])
         self._batch = -1
         self._lock = threading.Lock()
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 28, 28, 1) model input -> (N, 10) logits."""
+        """(N, ...) model input -> (N, ...) logits."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if len(batch) == 0:
-            return np.zeros((0, 10))
+            return np.zeros((0, *self._output_shape))
         with self._lock:
-            if len(batch) != self._batch:
-                self._interpreter.resize_tensor_input(self._input, list(batch.shape))
-                with stderr_silenced():  # "Created TensorFlow Lite XNNPACK delegate", from C++
-                    self._interpreter.allocate_tensors()
-                self._batch = len(batch)
-            self._interpreter.set_tensor(self._input, batch)
-            self._interpreter.invoke()
-            return np.asarray(self._interpreter.get_tensor(self._output), dtype=np.float64)
+            if self._fixed is None:
+                return self._invoke(batch)
+            parts = []
+            for start in range(0, len(batch), self._fixed):
+                part = batch[start : start + self._fixed]
+                padded = np.zeros((self._fixed, *batch.shape[1:]), dtype=np.float32)
+                padded[: len(part)] = part
+                parts.append(self._invoke(padded)[: len(part)])
+            return np.concatenate(parts)
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) != self._batch:
+            self._interpreter.resize_tensor_input(self._input, list(batch.shape))
+            with stderr_silenced():  # "Created TensorFlow Lite XNNPACK delegate", from C++
+                self._interpreter.allocate_tensors()
+            self._batch = len(batch)
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return np.asarray(self._interpreter.get_tensor(self._output), dtype=np.float64)

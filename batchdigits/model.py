@@ -372,7 +372,8 @@ class Network(Protocol):
     runtime: str
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 28, 28, 1) model input -> (N, 10) logits."""
+        """(N, ...) model input -> (N, ...) logits: (N, 28, 28, 1) -> (N, 10)
+        for a digit model."""
         ...
 
 
@@ -489,6 +490,34 @@ def helper_model_ref(filename: str, train_flag: str) -> ModelRef:
         )
     shipped = ModelRef(path, "shipped", read_metadata(path))
     return shipped if ref is None else in_place_of(ref, shipped, f"batchdigits train {train_flag}")
+
+
+def open_helper_network(ref: ModelRef, threads: int | None = None) -> Network:
+    """A helper model's (the split model's, a string model member's) LiteRT
+    twin where it has an intact one and LiteRT is installed, else the Keras
+    model: with twins, ``scan --numbers`` never imports TensorFlow."""
+    from .lite import LiteNetwork
+
+    content = lite_twin(ref)
+    return KerasHelperNetwork(ref, threads) if content is None else LiteNetwork(content, threads)
+
+
+class KerasHelperNetwork:
+    """A helper model read by Keras (one without an intact twin: trained
+    before twins, or where LiteRT has no wheel)."""
+
+    runtime = "keras"
+
+    def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
+        self._model = load_helper_model(ref, threads)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Ctrl-C is held until the call returns, as :meth:`KerasNetwork.logits` says why."""
+        from ._tf import interrupts_deferred
+
+        with interrupts_deferred():
+            scores = self._model.predict_on_batch(batch)
+        return np.asarray(scores, dtype=np.float64)
 
 
 def load_helper_model(ref: ModelRef, threads: int | None = None) -> Any:

@@ -35,8 +35,8 @@ from .preprocess import PageReading, read_page
 from .results import COLUMNS, RowKey, RowPictures, ScanReport, ScanResult, ScanSummary, StageTimings
 from .review import Reason, review
 from .segment import Segmentation, segment_number
-from .splits import KerasSplitChecker, SplitChecker, split_model_ref
-from .strings import KerasStringReader, StringReader, string_model_refs
+from .splits import SplitChecker, SplitModelChecker, split_model_ref
+from .strings import StringModelReader, StringReader, string_model_refs
 from .thumbnails import kept_source, thumbnail
 
 log = logging.getLogger("batchdigits")
@@ -465,8 +465,8 @@ def _scan(
             loading = time.perf_counter()
             classifier = DigitClassifier(model_ref, threads=jobs)
             if helper_refs:
-                splits = KerasSplitChecker(helper_refs[0], threads=jobs)
-                strings = KerasStringReader(helper_refs[1:], threads=jobs)
+                splits = SplitModelChecker(helper_refs[0], threads=jobs)
+                strings = StringModelReader(helper_refs[1:], threads=jobs)
             timings.model_load = time.perf_counter() - loading
         results, row_pictures = _classify_all(
             options, prepared, classifier, (splits, strings), model_id, len(todo), timings

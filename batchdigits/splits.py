@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image
 
 from . import segment
-from .model import ModelRef, helper_model_ref, load_helper_model
+from .lite import LITE_KEY, export_twin, lite_path
+from .model import ModelRef, helper_model_ref, open_helper_network
 from .preprocess import PREPROCESS_VERSION, to_model_input
 from .preprocess.shapes import bbox
 from .recipe import SPLIT_EPOCHS, SPLIT_NUMBERS
@@ -56,18 +57,16 @@ class SplitChecker(Protocol):
         ...
 
 
-class KerasSplitChecker:
-    """The split model, loaded once."""
+class SplitModelChecker:
+    """The split model, loaded once (its LiteRT twin where it has one, see
+    :func:`model.open_helper_network`)."""
 
     def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
         self.model_id = ref.model_id
-        self._model = load_helper_model(ref, threads)
+        self._network = open_helper_network(ref, threads)
 
     def whole(self, images: np.ndarray) -> np.ndarray:
-        from ._tf import interrupts_deferred
-
-        with interrupts_deferred():
-            scores = self._model.predict_on_batch(to_model_input(images))
+        scores = self._network.logits(to_model_input(images))
         return 1.0 - np.asarray(scores, dtype=np.float64)[:, NOT_ONE_DIGIT]
 
 
@@ -77,8 +76,8 @@ def split_model_ref() -> ModelRef:
     return helper_model_ref(SPLITS_FILE, "--splits")
 
 
-def load_split_checker(threads: int | None = None) -> KerasSplitChecker:
-    return KerasSplitChecker(split_model_ref(), threads)
+def load_split_checker(threads: int | None = None) -> SplitModelChecker:
+    return SplitModelChecker(split_model_ref(), threads)
 
 
 #: Marks written around numbers that are not digits, by where they go.
@@ -465,6 +464,7 @@ def train_split_model(
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
+    metadata[LITE_KEY] = export_twin(model, out.read_bytes(), lite_path(out))
     out.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     log(json.dumps(metadata, indent=2))
     return metadata

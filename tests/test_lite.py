@@ -115,3 +115,53 @@ def test_scan_on_the_shipped_model_does_not_import_tensorflow(tmp_path: Path) ->
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "False"
     assert "XNNPACK" not in ran.stderr
+
+
+@needs_litert
+def test_the_helper_models_read_on_their_twins_with_kerass_answers() -> None:
+    """``scan --numbers``'s split model and string model members are read on
+    their twins; the string model's twin takes strips 16 at a time, so a
+    batch of 21 is padded, and every strip still gets its own frames."""
+    from batchdigits.model import KerasHelperNetwork, open_helper_network
+    from batchdigits.splits import split_model_ref
+    from batchdigits.strings import string_model_refs, to_model_input, to_strip
+
+    from .test_numbers import draw_number
+
+    numbers = [draw_number(digits) < 128 for digits in ("17", "1707", "70", "1", "71017701")]
+    strips = np.stack([to_strip(numbers[i % len(numbers)]) for i in range(21)])
+    for ref in string_model_refs():
+        twin, keras = open_helper_network(ref), KerasHelperNetwork(ref)
+        assert twin.runtime == "litert"
+        on_twin = twin.logits(to_model_input(strips))
+        assert on_twin.shape == (21, 64, 11)
+        np.testing.assert_allclose(on_twin, keras.logits(to_model_input(strips)), atol=1e-4)
+    ref = split_model_ref()
+    twin, keras = open_helper_network(ref), KerasHelperNetwork(ref)
+    digits = to_model_input(sample_digits())
+    assert twin.runtime == "litert"
+    np.testing.assert_allclose(twin.logits(digits), keras.logits(digits), atol=1e-5)
+
+
+@needs_litert
+def test_scan_numbers_on_the_shipped_models_does_not_import_tensorflow(tmp_path: Path) -> None:
+    """``scan --numbers`` reads with four models; their twins spare it
+    TensorFlow's import too (seconds of every run's start-up)."""
+    from PIL import Image
+
+    from .test_numbers import draw_number
+
+    for digits in ("17", "1707"):
+        Image.fromarray(draw_number(digits)).save(tmp_path / f"{digits}.png")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from batchdigits.api import scan_report\n"
+        f"report = scan_report(Path({str(tmp_path)!r}), out=Path({str(tmp_path / 'r.csv')!r}),"
+        " numbers=True)\n"
+        "print(sorted(r.number for r in report.results))\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split("\n")[:2] == ["['17', '1707']", "False"]

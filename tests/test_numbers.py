@@ -93,7 +93,7 @@ def test_field_lines_go_and_the_digits_stay() -> None:
 def test_a_skewed_underline_goes_and_the_digits_stay() -> None:
     """A field's line scanned askew (a slope of 1 in 20) is still a line:
     all of it goes, and none of the digits above it."""
-    page = Image.fromarray(draw_number("4096"))
+    page = Image.fromarray(draw_number("1707"))
     draw = ImageDraw.Draw(page)
     width, height = page.size
     draw.line((10, height - 30, width - 10, height - 30 - 0.05 * (width - 20)), fill=20, width=3)
@@ -465,8 +465,8 @@ def test_train_helper_models_and_scan_uses_them(
     kind: str, mnist_path: Path, isolated_model_home: Path, tmp_path: Path
 ) -> None:
     """'train --splits' / '--strings' (a tiny subset, one epoch) writes the
-    model and its metadata to the user model folder, and scan --numbers reads
-    with it from then on."""
+    model, its LiteRT twin and its metadata to the user model folder, and
+    scan --numbers reads with it (on the twin) from then on."""
     result = CliRunner().invoke(
         app,
         ["train", f"--{kind}", "--data", str(mnist_path), "--limit", "20", "--epochs", "1", "-q"],
@@ -479,10 +479,11 @@ def test_train_helper_models_and_scan_uses_them(
     folder = tmp_path / "fields"
     write_numbers(folder, {"a.png": draw_number("10")})
     report = scan_report(folder, numbers=True, jobs=1)
-    from batchdigits.model import ModelRef, read_metadata
+    from batchdigits.model import ModelRef, open_helper_network, read_metadata
 
-    trained_id = ModelRef(trained[0], "user", read_metadata(trained[0])).model_id
-    assert trained_id in report.model_id
+    trained_ref = ModelRef(trained[0], "user", read_metadata(trained[0]))
+    assert trained_ref.model_id in report.model_id
+    assert open_helper_network(trained_ref).runtime == "litert"
 
 
 def test_the_string_model_sees_a_faint_digits_fragments_that_the_pieces_leave_out() -> None:

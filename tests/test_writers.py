@@ -77,7 +77,7 @@ def test_the_string_reader_averages_its_members_frame_probabilities() -> None:
     probability per frame, so a digit one member is sure of and the other
     only suspects is read, at the mean of their probabilities, and two
     members agreeing read as either does."""
-    from batchdigits.strings import BLANK, STEPS, KerasStringReader
+    from batchdigits.strings import BLANK, STEPS, StringModelReader
 
     def logits(digit_frames: dict[int, tuple[int, float]]) -> np.ndarray:
         frames = np.full((1, STEPS, BLANK + 1), -8.0)
@@ -90,11 +90,11 @@ def test_the_string_reader_averages_its_members_frame_probabilities() -> None:
         def __init__(self, output: np.ndarray) -> None:
             self.output = output
 
-        def predict_on_batch(self, _: np.ndarray) -> np.ndarray:
+        def logits(self, _: np.ndarray) -> np.ndarray:
             return self.output
 
-    reader = KerasStringReader.__new__(KerasStringReader)
-    reader._models = [
+    reader = StringModelReader.__new__(StringModelReader)
+    reader._networks = [
         Member(logits({10: (4, 20.0), 30: (2, 20.0)})),
         Member(logits({10: (4, 20.0), 30: (2, 6.0)})),
     ]
@@ -102,7 +102,7 @@ def test_the_string_reader_averages_its_members_frame_probabilities() -> None:
     (both,) = reader.read(strip)
     assert both.digits == "42"  # the 2: p = 1 and 0.12, mean 0.56 over the blank's 0.44
     assert 0.5 < both.digit_probabilities[1] < 0.6
-    reader._models = [Member(logits({10: (4, 20.0)}))] * 2
+    reader._networks = [Member(logits({10: (4, 20.0)}))] * 2
     (agreed,) = reader.read(strip)
     assert agreed.digits == "4" and agreed.digit_probabilities[0] > 0.99
 
@@ -114,13 +114,13 @@ def test_the_string_reader_reads_many_strips_in_bounded_batches(
     model in parts of at most STRIPS_PER_BATCH, so memory stays bounded, and
     every strip still gets its own reading, in order."""
     from batchdigits import strings
-    from batchdigits.strings import BLANK, STEPS, KerasStringReader
+    from batchdigits.strings import BLANK, STEPS, StringModelReader
 
     monkeypatch.setattr(strings, "STRIPS_PER_BATCH", 3)
     seen: list[int] = []
 
     class Member:
-        def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        def logits(self, batch: np.ndarray) -> np.ndarray:
             seen.append(len(batch))
             frames = np.full((len(batch), STEPS, BLANK + 1), -8.0)
             frames[:, :, BLANK] = 8.0
@@ -128,8 +128,8 @@ def test_the_string_reader_reads_many_strips_in_bounded_batches(
                 frames[row, 5, round(float(strip[0, 0, 0]) * 255) % 10] = 20.0
             return frames
 
-    reader = KerasStringReader.__new__(KerasStringReader)
-    reader._models = [Member()]
+    reader = StringModelReader.__new__(StringModelReader)
+    reader._networks = [Member()]
     strips = np.zeros((8, 32, 256), np.uint8)
     strips[:, 0, 0] = np.arange(8)
     readings = reader.read(strips)
