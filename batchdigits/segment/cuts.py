@@ -76,17 +76,18 @@ def _seams(mask: np.ndarray, height: float, most_ink: float) -> list[tuple[float
     inside = (columns >= 0) & (columns < width)
     clipped = np.clip(columns, 0, width - 1)
     stray = _SIDESTEP * np.abs(offsets)[None, :]
-    total = np.where(inside, mask[0][clipped] + stray, np.inf)
+    costs = np.where(inside, mask[:, clipped] + stray, np.inf)  # (rows, S, O)
+    total = costs[0]
     steps = np.zeros((rows, *columns.shape), dtype=np.int8)
     edge = np.full((len(starts), 1), np.inf)
     for row in range(1, rows):
         left = np.concatenate([edge, total[:, :-1]], axis=1)
         right = np.concatenate([total[:, 1:], edge], axis=1)
-        options = np.stack([left, total, right])
-        best = np.argmin(options, axis=0)
-        chosen_cost = np.take_along_axis(options, best[None], axis=0)[0]
-        total = np.where(inside, mask[row][clipped] + stray + chosen_cost, np.inf)
-        steps[row] = best.astype(np.int8) - 1
+        # From the cheapest of the three columns above; on a tie, the leftmost.
+        from_left = (left <= total) & (left <= right)
+        from_right = ~from_left & (right < total)
+        total = costs[row] + np.where(from_left, left, np.where(from_right, right, total))
+        steps[row] = from_right.view(np.int8) - from_left.view(np.int8)
     end = np.argmin(total, axis=1)
     ink_cost = total[np.arange(len(starts)), end]
     order = np.argsort(ink_cost)
