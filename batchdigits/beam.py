@@ -6,7 +6,11 @@ preprocessing of each file (:func:`pipeline.prepare_file`: pages of a PDF
 or TIFF become rows, unreadable files rows with their error), the same
 choice between a page's two readings (:func:`pipeline.choose_readings`,
 through ``RunInference`` in batches), and the same review rules
-(:func:`pipeline.review_page`). Files are read through Beam's filesystems,
+(:func:`pipeline.review_page`). With ``numbers``, each page is one number
+read as ``scan --numbers`` reads it: the same segmentation
+(:func:`pipeline.prepare_file`), the same three models weighed
+(:func:`numbers.classify_numbers`, through ``RunInference``) and the same
+rows (:func:`pipeline.review_number_page`). Files are read through Beam's filesystems,
 so ``gs://``, ``s3://`` and ``hdfs://`` work where Beam's extra for them is
 installed; remote files are copied to a local temporary file first, since
 decoders want a file.
@@ -22,7 +26,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +48,24 @@ from .model import (
     metadata_path,
     read_metadata,
 )
+from .numbers import classify_numbers
 from .options import DEFAULT_BATCH_SIZE
 from .output import csv_cells
-from .pipeline import PreparedPage, choose_readings, prepare_file, review_page
-from .results import COLUMNS, ScanResult
+from .pipeline import (
+    PreparedPage,
+    choose_readings,
+    joined_model_id,
+    load_number_helpers,
+    number_helper_refs,
+    pages_per_batch,
+    prepare_file,
+    review_number_page,
+    review_page,
+)
+from .results import ScanResult, columns
 from .review import DEFAULT_REVIEW_BELOW
+from .splits import SplitChecker
+from .strings import StringReader
 
 #: The runner used when the user names none: it starts offline (Beam's
 #: default may try to download a Prism binary first).
@@ -74,16 +91,17 @@ def relative_to(path: str, folder: str) -> str:
 class PrepareFiles(beam.DoFn):
     """Decode and preprocess one matched file into its pages, as scan's workers do."""
 
-    def __init__(self, folder: str, max_pixels: int) -> None:
+    def __init__(self, folder: str, max_pixels: int, numbers: bool = False) -> None:
         self._folder = folder
         self._max_pixels = max_pixels
+        self._numbers = numbers
 
     def process(self, metadata: FileMetadata) -> Iterator[PreparedPage]:
         relative = relative_to(metadata.path, self._folder)
         if Path(metadata.path).is_file():  # a local file: read in place, stat as scan does
             folder = metadata.path[: len(metadata.path) - len(relative)] or "."
             source = SourceFile.of_relative(Path(folder), relative)
-            yield from prepare_file(source, max_pixels=self._max_pixels)
+            yield from prepare_file(source, max_pixels=self._max_pixels, numbers=self._numbers)
             return
         size = int(metadata.size_in_bytes)
         mtime_ns = int((metadata.last_updated_in_seconds or 0) * 1e9)
@@ -93,7 +111,7 @@ class PrepareFiles(beam.DoFn):
                 shutil.copyfileobj(remote, copy)
             copy = SourceFile(local, name, size, mtime_ns)
             original = SourceFile(self._folder, relative, size, mtime_ns)
-            for page in prepare_file(copy, max_pixels=self._max_pixels):
+            for page in prepare_file(copy, max_pixels=self._max_pixels, numbers=self._numbers):
                 yield replace(page, source=original)
 
 
@@ -159,12 +177,58 @@ class DigitModelHandler(ModelHandler[PreparedPage, PredictionResult, DigitClassi
         return sum(page.image.nbytes for page in batch if page.image is not None)
 
 
+@dataclass(frozen=True)
+class NumberModels:
+    """What ``scan --numbers`` reads with: the digit model and its two helpers
+    (a class, not a tuple: Beam holds the loaded model by a weak reference)."""
+
+    classifier: DigitClassifier
+    splits: SplitChecker
+    strings: StringReader
+
+
+class NumberModelHandler(ModelHandler[PreparedPage, PredictionResult, NumberModels]):
+    """``scan --numbers``' models for ``RunInference``: the digit model from a
+    file (copied to a local one first when remote), the split model and the
+    string model as scan finds them (the user's from ``train``, else the
+    shipped ones); a batch of pages holds tens of candidate digits each."""
+
+    def __init__(self, model_path: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__()
+        self._model_path = model_path
+        self._batch_size = batch_size
+
+    def load_model(self) -> NumberModels:
+        splits, strings = load_number_helpers(number_helper_refs(), threads=1)
+        return NumberModels(
+            DigitClassifier(local_model(self._model_path), threads=1), splits, strings
+        )
+
+    def run_inference(
+        self,
+        batch: Sequence[PreparedPage],
+        model: NumberModels,
+        inference_args: dict[str, Any] | None = None,
+    ) -> Iterable[PredictionResult]:
+        segmentations = [page.segmentation for page in batch]
+        readings = classify_numbers(model.classifier, model.splits, model.strings, segmentations)
+        for page, reading in zip(batch, readings, strict=True):
+            yield PredictionResult(page, reading, model.classifier.model_id)
+
+    def batch_elements_kwargs(self) -> dict[str, int]:
+        return {"min_batch_size": 1, "max_batch_size": pages_per_batch(self._batch_size, True)}
+
+    def get_num_bytes(self, batch: Sequence[PreparedPage]) -> int:
+        return sum(page.segmentation.images.nbytes for page in batch if page.segmentation)
+
+
 class ScanFiles(beam.PTransform):
     """File patterns in, :class:`~batchdigits.results.ScanResult` rows out: the scan
     of every matching image file, as ``batchdigits scan`` would read it.
 
     ``source`` is a folder (searched recursively) or a glob, local or remote;
-    rows name files relative to it, as scan does.
+    rows name files relative to it, as scan does. ``numbers``: each page is
+    one number, and the rows are ``scan --numbers``' rows.
     """
 
     def __init__(
@@ -177,8 +241,10 @@ class ScanFiles(beam.PTransform):
         review_below: float = DEFAULT_REVIEW_BELOW,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_pixels: int = MAX_PIXELS,
+        numbers: bool = False,
     ) -> None:
         super().__init__()
+        self.numbers = numbers
         self.pattern, self.folder = input_pattern(source)
         self.model_path = model_path
         self.include, self.exclude = tuple(include), tuple(exclude)
@@ -203,8 +269,10 @@ class ScanFiles(beam.PTransform):
             | "Match" >> fileio.MatchFiles(self.pattern)
             | "Select" >> beam.Filter(wanted)
             | "Reshuffle" >> beam.Reshuffle()
-            | "Prepare" >> beam.ParDo(PrepareFiles(folder, self.max_pixels))
+            | "Prepare" >> beam.ParDo(PrepareFiles(folder, self.max_pixels, self.numbers))
         )
+        if self.numbers:
+            return self._read_numbers(pages)
         readable = pages | "Readable" >> beam.Filter(lambda page: page.image is not None)
         unread = pages | "Unreadable" >> beam.Filter(lambda page: page.image is None)
         handler = DigitModelHandler(self.model_path, batch_size=self.batch_size)
@@ -228,6 +296,29 @@ class ScanFiles(beam.PTransform):
         )
         return (read, blank) | "Rows" >> beam.Flatten()
 
+    def _read_numbers(self, pages: beam.PCollection[PreparedPage]) -> beam.PCollection[ScanResult]:
+        found = pages | "Segmented" >> beam.Filter(lambda page: page.segmentation is not None)
+        unread = pages | "NoNumber" >> beam.Filter(lambda page: page.segmentation is None)
+        handler = NumberModelHandler(self.model_path, batch_size=self.batch_size)
+        review_below = self.review_below
+        model_id = joined_model_id(local_model(self.model_path).model_id, number_helper_refs())
+        read = (
+            found
+            | "ReadNumbers" >> RunInference(handler)
+            | "ReviewNumbers"
+            >> beam.Map(
+                lambda result: review_number_page(
+                    result.example, result.inference, model_id=model_id, review_below=review_below
+                )
+            )
+        )
+        blank = unread | "ReviewNoNumber" >> beam.Map(
+            lambda page: review_number_page(
+                page, None, model_id=model_id, review_below=review_below
+            )
+        )
+        return (read, blank) | "Rows" >> beam.Flatten()
+
 
 def csv_line(result: ScanResult) -> str:
     """One row as a CSV line, as scan writes it (formula-like cells protected)."""
@@ -236,9 +327,9 @@ def csv_line(result: ScanResult) -> str:
     return buffer.getvalue()
 
 
-def csv_header() -> str:
+def csv_header(numbers: bool = False) -> str:
     """The shards' header line; the byte-order mark lets Excel read UTF-8 names."""
-    return "\ufeff" + ",".join(COLUMNS)
+    return "\ufeff" + ",".join(columns(numbers))
 
 
 def run_pipeline(
@@ -250,6 +341,7 @@ def run_pipeline(
     exclude: Sequence[str] = (),
     review_below: float = DEFAULT_REVIEW_BELOW,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    numbers: bool = False,
     pipeline_args: Sequence[str] = (),
 ) -> None:
     """``batchdigits beam``: scan ``source`` into CSV shards ``PREFIX-*-of-*.csv``.
@@ -273,8 +365,9 @@ def run_pipeline(
                 exclude=exclude,
                 review_below=review_below,
                 batch_size=batch_size,
+                numbers=numbers,
             )
             | "Lines" >> beam.Map(csv_line)
             | "Write"
-            >> beam.io.WriteToText(out_prefix, file_name_suffix=".csv", header=csv_header())
+            >> beam.io.WriteToText(out_prefix, file_name_suffix=".csv", header=csv_header(numbers))
         )

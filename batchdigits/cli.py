@@ -577,6 +577,7 @@ def beam_command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Images per model call.")
     ] = 256,
+    numbers: NumbersOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -588,7 +589,9 @@ def beam_command(
     if not verbose:  # Beam warns on the root logger about optional clients it lacks
         root.setLevel(logging.ERROR)
     try:
-        _run_beam(ctx, source, out, include, exclude, model, review_below, batch_size, verbose)
+        _run_beam(
+            ctx, source, out, include, exclude, model, review_below, batch_size, numbers, verbose
+        )
     finally:
         root.setLevel(level)
 
@@ -602,6 +605,7 @@ def _run_beam(
     model: str | None,
     review_below: float,
     batch_size: int,
+    numbers: bool,
     verbose: bool,
 ) -> None:
     with _guarded(verbose):
@@ -633,6 +637,7 @@ def _run_beam(
             exclude=exclude or (),
             review_below=review_below,
             batch_size=batch_size,
+            numbers=numbers,
             pipeline_args=ctx.args,
         )
         log.info("wrote %s-*.csv", out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -26,7 +26,7 @@ from .discover import Discovery, SourceFile, discover_files, image_extensions
 from .errors import InputError, NoImagesError, OutputError
 from .load import Page, UnreadableImage, iter_pages, load_pages
 from .lock import OutputLock
-from .model import Classifier, DigitClassifier, resolve_model
+from .model import Classifier, DigitClassifier, ModelRef, resolve_model
 from .numbers import NumberReading, classify_numbers, digits_picture, number_row
 from .options import ScanOptions
 from .output import read_results, remove_stale_temporaries, write_manifest, write_results
@@ -344,6 +344,51 @@ def review_page(
     )
 
 
+def review_number_page(
+    page: PreparedPage, reading: NumberReading | None, *, model_id: str, review_below: float
+) -> ScanResult:
+    """Stage 5 of ``scan --numbers``: the row for one page (its number, or
+    why there is none), with its review flag and reason."""
+    source = page.source
+    return number_row(
+        file=source.relative,
+        page=page.page,
+        error=page.error,
+        reading=reading,
+        model_id=model_id,
+        review_below=review_below,
+        file_size=source.size if source.size >= 0 else None,
+        file_mtime_ns=source.mtime_ns or None,
+    )
+
+
+def number_helper_refs() -> tuple[ModelRef, ...]:
+    """What ``scan --numbers`` reads with beside the digit model: the split
+    model and the string model's members (each the user's from ``train``,
+    else the shipped one)."""
+    return (split_model_ref(), *string_model_refs())
+
+
+def load_number_helpers(
+    refs: Sequence[ModelRef], threads: int | None = None
+) -> tuple[SplitModelChecker, StringModelReader]:
+    """The models :func:`number_helper_refs` names, loaded."""
+    return SplitModelChecker(refs[0], threads=threads), StringModelReader(refs[1:], threads)
+
+
+def joined_model_id(
+    model_id: str, helpers: Iterable[ModelRef | SplitChecker | StringReader]
+) -> str:
+    """The ``model_id`` of a ``--numbers`` row: every model that read it."""
+    return "+".join([model_id, *(helper.model_id for helper in helpers)])
+
+
+def pages_per_batch(batch_size: int, numbers: bool) -> int:
+    """Pages per model call: ``batch_size`` images; a number's page holds
+    tens of candidate digits for the model, a digit's page one or two."""
+    return max(1, batch_size // 16) if numbers else batch_size
+
+
 def _chunks(items: Sequence[SourceFile], size: int) -> Iterator[Sequence[SourceFile]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -427,13 +472,9 @@ def _scan(
     model_id = classifier.model_id if classifier is not None else model_ref.model_id  # type: ignore[union-attr]
     # --numbers also reads with the split and string models: their ids now
     # (for --incremental), the models themselves with the digit model below.
-    helper_refs = (
-        (split_model_ref(), *string_model_refs()) if options.numbers and classifier is None else ()
-    )
+    helper_refs = number_helper_refs() if options.numbers and classifier is None else ()
     helpers = (splits, strings) if options.numbers else ()
-    for helper in (*helper_refs, *helpers):
-        if helper is not None:
-            model_id = f"{model_id}+{helper.model_id}"
+    model_id = joined_model_id(model_id, [h for h in (*helper_refs, *helpers) if h is not None])
     outdated = [
         str(ref.outdated.path)
         for ref in (model_ref, *helper_refs)
@@ -465,8 +506,7 @@ def _scan(
             loading = time.perf_counter()
             classifier = DigitClassifier(model_ref, threads=jobs)
             if helper_refs:
-                splits = SplitModelChecker(helper_refs[0], threads=jobs)
-                strings = StringModelReader(helper_refs[1:], threads=jobs)
+                splits, strings = load_number_helpers(helper_refs, threads=jobs)
             timings.model_load = time.perf_counter() - loading
         results, row_pictures = _classify_all(
             options, prepared, classifier, (splits, strings), model_id, len(todo), timings
@@ -520,16 +560,8 @@ def _classify_all(
             pictures[result.key] = RowPictures(page.thumbnail, reading)
 
     def add_number(page: PreparedPage, reading: NumberReading | None) -> None:
-        source = page.source
-        result = number_row(
-            file=source.relative,
-            page=page.page,
-            error=page.error,
-            reading=reading,
-            model_id=model_id,
-            review_below=options.review_below,
-            file_size=source.size if source.size >= 0 else None,
-            file_mtime_ns=source.mtime_ns or None,
+        result = review_number_page(
+            page, reading, model_id=model_id, review_below=options.review_below
         )
         results.append(result)
         if options.wants_pictures(result):
@@ -556,8 +588,7 @@ def _classify_all(
         ):
             add(page, probs, page.whole_page if whole else page.image)
 
-    # A number's page holds tens of candidates for the model, a digit's one or two.
-    batch_size = max(1, options.batch_size // 16) if options.numbers else options.batch_size
+    batch_size = pages_per_batch(options.batch_size, options.numbers)
     for chunk in prepared:
         for page in chunk:
             timings.decode += page.decode_seconds

@@ -107,6 +107,73 @@ def test_beam_command_writes_csv_shards_with_scan_columns(tmp_path: Path) -> Non
     assert sorted(map(key, rows)) == sorted(map(key, expected))
 
 
+def numbers_folder(folder: Path) -> Path:
+    """Numbers as fields, a blank field and a broken file: every kind of
+    ``scan --numbers`` row."""
+    from .test_numbers import draw_number
+
+    folder.mkdir(parents=True)
+    for name, digits in (("a.png", "1707"), ("b.png", "70"), ("c.png", "17"), ("d.png", "100")):
+        Image.fromarray(draw_number(digits)).save(folder / name)
+    Image.new("L", (400, 180), 240).save(folder / "blank.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    return folder
+
+
+def test_scan_files_reads_numbers_as_scan_numbers_does(tmp_path: Path) -> None:
+    """With ``numbers``, the pipeline gives ``scan --numbers``' rows: the same
+    numbers, digits' confidences, flags, reasons and errors, and a model id
+    naming all four models."""
+    folder = numbers_folder(tmp_path / "in")
+
+    def same(row) -> tuple:  # type: ignore[no-untyped-def]
+        return (
+            row.file,
+            row.number,
+            None if row.confidence is None else round(row.confidence, 3),
+            tuple(round(c, 3) for c in row.digit_confidences),
+            row.needs_review,
+            row.reason,
+            row.error,
+            row.model_id,
+        )
+
+    scanned = run_scan(ScanOptions(folder=folder, numbers=True, jobs=1)).results
+    expected = [same(r) for r in scanned]
+    assert {r.number for r in scanned} >= {"1707", "70", "17", "100"}
+    assert {r.reason for r in scanned} >= {"blank", "unreadable"}
+    assert all(r.model_id.count("+") == 3 for r in scanned)
+    with BeamTestPipeline(argv=["--runner=FnApiRunner"]) as pipeline:
+        rows = pipeline | ScanFiles(
+            str(folder), str(shipped_model_path()), batch_size=32, numbers=True
+        )
+        assert_that(rows | beam.Map(same), equal_to(expected))
+
+
+def test_beam_numbers_command_writes_scan_numbers_columns(tmp_path: Path) -> None:
+    folder = numbers_folder(tmp_path / "in")
+    out = tmp_path / "out" / "rows"
+    result = CliRunner().invoke(cli.app, ["beam", str(folder), "--out", str(out), "--numbers"])
+    assert result.exit_code == 0, result.output
+    rows = []
+    for shard in sorted(out.parent.glob("rows-*-of-*.csv")):
+        rows += list(csv.DictReader(io.StringIO(shard.read_text(encoding="utf-8-sig"))))
+    scan_csv = tmp_path / "scan.csv"
+    scanned = CliRunner().invoke(
+        cli.app, ["scan", str(folder), "--out", str(scan_csv), "--numbers"]
+    )
+    assert scanned.exit_code == 3, scanned.output
+    with scan_csv.open(encoding="utf-8-sig", newline="") as stream:
+        expected = list(csv.DictReader(stream))
+    assert list(rows[0]) == list(expected[0])  # the same columns, in the same order
+
+    def key(row: dict[str, str]) -> tuple[str, ...]:
+        return (row["file"], row["number"], row["needs_review"], row["reason"])
+
+    assert sorted(map(key, rows)) == sorted(map(key, expected))
+    assert any(row["number"] == '="1707"' for row in rows)  # kept as text in a spreadsheet
+
+
 def test_beam_command_refuses_a_missing_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli.app, ["beam", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]
