@@ -1,13 +1,15 @@
 """`batchdigits beam` on Beam's local runner against `batchdigits scan`, same files, one run.
 
-Usage: python benchmarks/beam_vs_scan.py [--files 2000] [--rounds 2]
+Usage: python benchmarks/beam_vs_scan.py [--files 2000] [--rounds 2] [--numbers]
 
 On throughput.py's folder of mixed scans (JPEG and PNG, 100-2,000 px),
 alternating the runs so that machine noise hits both alike: scan; beam on
 its default runner (FnApiRunner, in this process); and beam with Beam's
 multi-processing mode and one worker per core. Reports wall times (start-up
 included), their ratios to scan, and whether every file got the same digit
-and flag.
+and flag. ``--numbers``: ``scan --numbers`` and ``beam --numbers`` on the
+first FILES numbers of the numbers benchmark's test split (render it first
+with numbers_benchmark.py), compared by number, flag and reason.
 """
 
 from __future__ import annotations
@@ -29,12 +31,25 @@ from _common import table, write_section
 from throughput import make_folder
 
 
-def rows_of(paths: list[Path]) -> dict[tuple[str, str], tuple[str, str]]:
+def rows_of(paths: list[Path], numbers: bool = False) -> dict[tuple[str, str], tuple[str, ...]]:
     rows = {}
     for path in paths:
         for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))):
-            rows[(row["file"], row["page"])] = (row["digit"], row["needs_review"])
+            read = (row["number"], row["reason"]) if numbers else (row["digit"],)
+            rows[(row["file"], row["page"])] = (*read, row["needs_review"])
     return rows
+
+
+def numbers_folder(files: int, work: Path) -> Path:
+    """The first ``files`` numbers of the numbers benchmark's test split, linked into ``work``."""
+    source = Path(__file__).resolve().parent / "_work" / "numbers_test"
+    if not source.is_dir():
+        raise SystemExit(f"{source} is missing: run benchmarks/numbers_benchmark.py first")
+    folder = work / "numbers"
+    folder.mkdir()
+    for image in sorted(p for p in source.iterdir() if p.suffix in (".png", ".jpg"))[:files]:
+        (folder / image.name).symlink_to(image)
+    return folder
 
 
 def timed(command: list[str]) -> float:
@@ -52,15 +67,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--numbers", action="store_true", help="scan and beam --numbers")
     args = parser.parse_args()
-    folder = make_folder(args.files)
     cores = len(os.sched_getaffinity(0))
     times: dict[str, list[float]] = {"scan": [], "beam": [], "beam, multi-processing": []}
+    mode = ["--numbers"] if args.numbers else []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
+        folder = numbers_folder(args.files, out) if args.numbers else make_folder(args.files)
         for _ in range(args.rounds):
-            times["scan"].append(timed(["scan", str(folder), "--out", str(out / "scan.csv"), "-q"]))
-            times["beam"].append(timed(["beam", str(folder), "--out", str(out / "beam"), "-q"]))
+            times["scan"].append(
+                timed(["scan", str(folder), "--out", str(out / "scan.csv"), "-q", *mode])
+            )
+            times["beam"].append(
+                timed(["beam", str(folder), "--out", str(out / "beam"), "-q", *mode])
+            )
             times["beam, multi-processing"].append(
                 timed(
                     [
@@ -69,14 +90,15 @@ def main() -> None:
                         "--out",
                         str(out / "multi"),
                         "-q",
+                        *mode,
                         f"--direct_num_workers={cores}",
                         "--direct_running_mode=multi_processing",
                     ]
                 )
             )
-        scan = rows_of([out / "scan.csv"])
+        scan = rows_of([out / "scan.csv"], args.numbers)
         agreement = {
-            name: rows_of(sorted(out.glob(f"{prefix}-*.csv")))
+            name: rows_of(sorted(out.glob(f"{prefix}-*.csv")), args.numbers)
             for name, prefix in (("beam", "beam"), ("beam, multi-processing", "multi"))
         }
     base = float(np.median(times["scan"]))
@@ -93,11 +115,17 @@ def main() -> None:
             )
         )
         rows.append([name, f"{median:.1f} s", f"{median / base:.2f}x", same or "-"])
+    what = (
+        "numbers of the numbers benchmark's test split, `--numbers`"
+        if args.numbers
+        else "files of benchmarks/throughput.py's folder"
+    )
+    same = "same number, flag and reason" if args.numbers else "same digit and flag"
     body = [
-        f"{args.files} files of benchmarks/throughput.py's folder, median of {args.rounds} "
+        f"{args.files} {what}, median of {args.rounds} "
         f"alternating rounds, wall time with start-up, {cores} cores.",
         "",
-        table(["run", "wall", "against scan", "same digit and flag"], rows),
+        table(["run", "wall", "against scan", same], rows),
         "",
         "Where the difference goes (from how the runs are built; not profiled stage by "
         "stage): scan decodes and preprocesses in one worker per core "
@@ -105,9 +133,12 @@ def main() -> None:
         "in one process, one bundle at a time, so decoding and preprocessing get one core, "
         "and each element pays Beam's per-element bookkeeping. Multi-processing mode spreads "
         "bundles over worker processes but starts each worker's SDK harness and loads "
-        "TensorFlow and the model in each. On a cluster the same pipeline scales with workers.",
+        "the models in each. On a cluster the same pipeline scales with workers.",
     ]
-    write_section("beam_vs_scan", "\n".join(body))
+    section = "beam_vs_scan_numbers" if args.numbers else "beam_vs_scan"
+    if args.numbers:
+        body.insert(0, "## Beam against scan: numbers\n")
+    write_section(section, "\n".join(body))
 
 
 if __name__ == "__main__":
