@@ -649,7 +649,8 @@ def _run_beam(
 def model_info(
     model: Annotated[Path | None, typer.Option("--model", help="Describe this model file.")] = None,
 ) -> None:
-    """Show which model scan uses, where it is, and how it scored."""
+    """Show which model scan uses, where it is, and how it scored; and the
+    models scan --numbers reads with beside it."""
     configure_logging(quiet=False, verbose=False, log_file=None)
     with _guarded(False):
         import json
@@ -671,6 +672,17 @@ def model_info(
                 "preprocess_version": ref.outdated.preprocess_version,
                 "remedy": ref.outdated.remedy,
             }
+        from .pipeline import number_helper_refs
+
+        info["numbers_models"] = [
+            {
+                "path": str(helper.path),
+                "source": helper.source,
+                "model_id": helper.model_id,
+                "runtime": "keras" if lite_twin(helper) is None else "litert",
+            }
+            for helper in number_helper_refs()
+        ]
         typer.echo(json.dumps(info, indent=2))
 
 

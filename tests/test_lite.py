@@ -165,3 +165,22 @@ def test_scan_numbers_on_the_shipped_models_does_not_import_tensorflow(tmp_path:
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.split("\n")[:2] == ["['17', '1707']", "False"]
+
+
+@needs_litert
+def test_model_info_names_the_models_scan_numbers_reads_with(isolated_model_home: Path) -> None:
+    """A user of ``scan --numbers`` sees which split and string models it
+    uses (the shipped ones here, none trained), and that they run on LiteRT."""
+    from typer.testing import CliRunner
+
+    from batchdigits.cli import app
+
+    result = CliRunner().invoke(app, ["model", "info"])
+    assert result.exit_code == 0, result.output
+    helpers = json.loads(result.stdout)["numbers_models"]
+    assert [Path(h["path"]).name for h in helpers] == [
+        "splits.keras",
+        "strings.keras",
+        "strings_amounts.keras",
+    ]
+    assert all(h["source"] == "shipped" and h["runtime"] == "litert" for h in helpers)
