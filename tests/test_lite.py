@@ -184,3 +184,25 @@ def test_model_info_names_the_models_scan_numbers_reads_with(isolated_model_home
         "strings_amounts.keras",
     ]
     assert all(h["source"] == "shipped" and h["runtime"] == "litert" for h in helpers)
+
+
+@needs_litert
+def test_a_helper_model_without_a_twin_is_read_by_keras(tmp_path: Path) -> None:
+    """A string model trained before twins (its metadata names none) is
+    still read, by Keras, with the answers its twin would give."""
+    from batchdigits.model import open_helper_network
+    from batchdigits.strings import string_model_refs, to_model_input, to_strip
+
+    from .test_numbers import draw_number
+
+    shipped = string_model_refs()[0]
+    path = tmp_path / shipped.path.name
+    shutil.copyfile(shipped.path, path)
+    metadata = read_metadata(shipped.path)
+    del metadata[lite.LITE_KEY]
+    metadata_path(path).write_text(json.dumps(metadata), encoding="utf-8")
+    old = open_helper_network(ModelRef(path, "user", metadata))
+    assert old.runtime == "keras"
+    strips = to_model_input(np.stack([to_strip(draw_number(d) < 128) for d in ("17", "707")]))
+    twin = open_helper_network(shipped)
+    np.testing.assert_allclose(old.logits(strips), twin.logits(strips), atol=1e-4)
