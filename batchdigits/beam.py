@@ -25,13 +25,12 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
@@ -142,18 +141,31 @@ def _fetch(remote: str, target: Path) -> None:
             shutil.copyfileobj(source, copy)
 
 
-class DigitModelHandler(ModelHandler[PreparedPage, PredictionResult, DigitClassifier]):
+class _PageModelHandler(ModelHandler[PreparedPage, PredictionResult, Any]):
+    """What our two handlers share: the digit model's file (copied to a local
+    one first when remote) and the model calls' size in pages."""
+
+    numbers = False
+
+    def __init__(self, model_path: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__()
+        self._model_path = model_path
+        self._batch_size = batch_size
+
+    def batch_elements_kwargs(self) -> dict[str, int]:
+        return {
+            "min_batch_size": 1,
+            "max_batch_size": pages_per_batch(self._batch_size, self.numbers),
+        }
+
+
+class DigitModelHandler(_PageModelHandler):
     """Our Keras model for ``RunInference``: loaded once per worker from a file
     (copied to a local one first when remote), batches of ``batch_size``.
 
     Beam's own TensorFlow handler would need tensorflow-hub and the full
     ``tensorflow`` wheel beside ``tensorflow-cpu``; this one needs neither.
     """
-
-    def __init__(self, model_path: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
-        super().__init__()
-        self._model_path = model_path
-        self._batch_size = batch_size
 
     def load_model(self) -> DigitClassifier:
         return DigitClassifier(local_model(self._model_path), threads=1)
@@ -170,9 +182,6 @@ class DigitModelHandler(ModelHandler[PreparedPage, PredictionResult, DigitClassi
         for page, probabilities in zip(batch, classified.probabilities, strict=True):
             yield PredictionResult(page, probabilities, model.model_id)
 
-    def batch_elements_kwargs(self) -> dict[str, int]:
-        return {"min_batch_size": 1, "max_batch_size": self._batch_size}
-
     def get_num_bytes(self, batch: Sequence[PreparedPage]) -> int:
         return sum(page.image.nbytes for page in batch if page.image is not None)
 
@@ -187,16 +196,13 @@ class NumberModels:
     strings: StringReader
 
 
-class NumberModelHandler(ModelHandler[PreparedPage, PredictionResult, NumberModels]):
+class NumberModelHandler(_PageModelHandler):
     """``scan --numbers``' models for ``RunInference``: the digit model from a
-    file (copied to a local one first when remote), the split model and the
-    string model as scan finds them (the user's from ``train``, else the
-    shipped ones); a batch of pages holds tens of candidate digits each."""
+    file, the split model and the string model as scan finds them (the
+    user's from ``train``, else the shipped ones); a batch of pages holds
+    tens of candidate digits each."""
 
-    def __init__(self, model_path: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
-        super().__init__()
-        self._model_path = model_path
-        self._batch_size = batch_size
+    numbers = True
 
     def load_model(self) -> NumberModels:
         splits, strings = load_number_helpers(number_helper_refs(), threads=1)
@@ -214,9 +220,6 @@ class NumberModelHandler(ModelHandler[PreparedPage, PredictionResult, NumberMode
         readings = classify_numbers(model.classifier, model.splits, model.strings, segmentations)
         for page, reading in zip(batch, readings, strict=True):
             yield PredictionResult(page, reading, model.classifier.model_id)
-
-    def batch_elements_kwargs(self) -> dict[str, int]:
-        return {"min_batch_size": 1, "max_batch_size": pages_per_batch(self._batch_size, True)}
 
     def get_num_bytes(self, batch: Sequence[PreparedPage]) -> int:
         return sum(page.segmentation.images.nbytes for page in batch if page.segmentation)
@@ -271,53 +274,38 @@ class ScanFiles(beam.PTransform):
             | "Reshuffle" >> beam.Reshuffle()
             | "Prepare" >> beam.ParDo(PrepareFiles(folder, self.max_pixels, self.numbers))
         )
+        review_below, numbers = self.review_below, self.numbers
+        handler: _PageModelHandler
         if self.numbers:
-            return self._read_numbers(pages)
-        readable = pages | "Readable" >> beam.Filter(lambda page: page.image is not None)
-        unread = pages | "Unreadable" >> beam.Filter(lambda page: page.image is None)
-        handler = DigitModelHandler(self.model_path, batch_size=self.batch_size)
-        review_below = self.review_below
-        model_id = local_model(self.model_path).model_id
+            handler = NumberModelHandler(self.model_path, batch_size=self.batch_size)
+            model_id = joined_model_id(local_model(self.model_path).model_id, number_helper_refs())
+            review: Callable[..., ScanResult] = review_number_page
+        else:
+            handler = DigitModelHandler(self.model_path, batch_size=self.batch_size)
+            model_id = local_model(self.model_path).model_id
+            review = review_page
+        readable = pages | "Readable" >> beam.Filter(_has_reading, numbers)
+        unread = pages | "Unreadable" >> beam.Filter(lambda page: not _has_reading(page, numbers))
         read = (
             readable
             | "Classify" >> RunInference(handler)
             | "Review"
             >> beam.Map(
-                lambda result: review_page(
-                    result.example,
-                    np.asarray(result.inference),
-                    model_id=model_id,
-                    review_below=review_below,
-                )
-            )
-        )
-        blank = unread | "ReviewUnread" >> beam.Map(
-            lambda page: review_page(page, None, model_id=model_id, review_below=review_below)
-        )
-        return (read, blank) | "Rows" >> beam.Flatten()
-
-    def _read_numbers(self, pages: beam.PCollection[PreparedPage]) -> beam.PCollection[ScanResult]:
-        found = pages | "Segmented" >> beam.Filter(lambda page: page.segmentation is not None)
-        unread = pages | "NoNumber" >> beam.Filter(lambda page: page.segmentation is None)
-        handler = NumberModelHandler(self.model_path, batch_size=self.batch_size)
-        review_below = self.review_below
-        model_id = joined_model_id(local_model(self.model_path).model_id, number_helper_refs())
-        read = (
-            found
-            | "ReadNumbers" >> RunInference(handler)
-            | "ReviewNumbers"
-            >> beam.Map(
-                lambda result: review_number_page(
+                lambda result: review(
                     result.example, result.inference, model_id=model_id, review_below=review_below
                 )
             )
         )
-        blank = unread | "ReviewNoNumber" >> beam.Map(
-            lambda page: review_number_page(
-                page, None, model_id=model_id, review_below=review_below
-            )
+        blank = unread | "ReviewUnread" >> beam.Map(
+            lambda page: review(page, None, model_id=model_id, review_below=review_below)
         )
         return (read, blank) | "Rows" >> beam.Flatten()
+
+
+def _has_reading(page: PreparedPage, numbers: bool) -> bool:
+    """Whether the page has something for the model: its candidate digits
+    with ``numbers``, else its MNIST-form reading."""
+    return (page.segmentation if numbers else page.image) is not None
 
 
 def csv_line(result: ScanResult) -> str:

@@ -655,14 +655,17 @@ def model_info(
     with _guarded(False):
         import json
 
-        from .model import lite_twin, resolve_model, user_model_path
+        from .model import ModelRef, lite_twin, resolve_model, user_model_path
+
+        def runtime(ref: ModelRef) -> str:
+            return "keras" if lite_twin(ref) is None else "litert"
 
         ref = resolve_model(model)
         info: dict[str, Any] = {
             "path": str(ref.path),
             "source": ref.source,
             "model_id": ref.model_id,
-            "runtime": "keras" if lite_twin(ref) is None else "litert",
+            "runtime": runtime(ref),
             "user_model_path": str(user_model_path()),
             **ref.metadata,
         }
@@ -679,7 +682,7 @@ def model_info(
                 "path": str(helper.path),
                 "source": helper.source,
                 "model_id": helper.model_id,
-                "runtime": "keras" if lite_twin(helper) is None else "litert",
+                "runtime": runtime(helper),
             }
             for helper in number_helper_refs()
         ]

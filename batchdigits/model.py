@@ -377,13 +377,21 @@ class Network(Protocol):
         ...
 
 
-def open_network(ref: ModelRef, threads: int | None = None, runtime: Runtime = "auto") -> Network:
+def open_network(
+    ref: ModelRef,
+    threads: int | None = None,
+    runtime: Runtime = "auto",
+    keras: type[KerasNetwork] | None = None,
+) -> Network:
     """The model's LiteRT twin where it has an intact one and LiteRT is
-    installed (unless ``runtime="keras"``), else the Keras model itself."""
+    installed (unless ``runtime="keras"``), else the Keras model itself
+    (read by ``keras``: :class:`KerasNetwork`, a digit model, unless told)."""
     from .lite import LiteNetwork
 
     content = lite_twin(ref) if runtime != "keras" else None
-    return KerasNetwork(ref, threads) if content is None else LiteNetwork(content, threads)
+    if content is None:
+        return (keras or KerasNetwork)(ref, threads)
+    return LiteNetwork(content, threads)
 
 
 def lite_twin(ref: ModelRef) -> bytes | None:
@@ -496,28 +504,15 @@ def open_helper_network(ref: ModelRef, threads: int | None = None) -> Network:
     """A helper model's (the split model's, a string model member's) LiteRT
     twin where it has an intact one and LiteRT is installed, else the Keras
     model: with twins, ``scan --numbers`` never imports TensorFlow."""
-    from .lite import LiteNetwork
-
-    content = lite_twin(ref)
-    return KerasHelperNetwork(ref, threads) if content is None else LiteNetwork(content, threads)
+    return open_network(ref, threads, keras=KerasHelperNetwork)
 
 
-class KerasHelperNetwork:
+class KerasHelperNetwork(KerasNetwork):
     """A helper model read by Keras (one without an intact twin: trained
-    before twins, or where LiteRT has no wheel)."""
-
-    runtime = "keras"
+    before twins, or where LiteRT has no wheel); any input and output shape."""
 
     def __init__(self, ref: ModelRef, threads: int | None = None) -> None:
         self._model = load_helper_model(ref, threads)
-
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Ctrl-C is held until the call returns, as :meth:`KerasNetwork.logits` says why."""
-        from ._tf import interrupts_deferred
-
-        with interrupts_deferred():
-            scores = self._model.predict_on_batch(batch)
-        return np.asarray(scores, dtype=np.float64)
 
 
 def load_helper_model(ref: ModelRef, threads: int | None = None) -> Any:

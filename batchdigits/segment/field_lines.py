@@ -177,15 +177,16 @@ def _long_lines(mask: np.ndarray, longest: float, steepest: float = 0.07) -> np.
     for slope in np.linspace(-steepest, steepest, 15):
         shift = np.round(slope * (np.arange(width) - width / 2)).astype(np.int64)
         blocks = [block for block in _column_blocks(shift) if abs(block[0]) < height]
+        moves = _sheared_rows(blocks, height)
         sheared = np.zeros_like(mask)
-        for rows, sheared_rows, columns in _sheared_rows(blocks, height):
+        for rows, sheared_rows, columns in moves:
             sheared[sheared_rows, columns] = mask[rows, columns]
         tolerant = sheared.copy()
         tolerant[1:] |= sheared[:-1]
         tolerant[:-1] |= sheared[1:]
         runs = long_runs(tolerant, math.ceil(longest), axis=1) & sheared
         if runs.any():
-            for rows, sheared_rows, columns in _sheared_rows(blocks, height):
+            for rows, sheared_rows, columns in moves:
                 found[rows, columns] |= runs[sheared_rows, columns]
     return found & mask
 
