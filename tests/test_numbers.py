@@ -747,6 +747,28 @@ def test_a_digit_the_refined_crop_would_cut_is_read_whole() -> None:
     assert again.count >= 2 and again.box[3] >= 255
 
 
+def test_a_small_light_last_digit_the_refined_crop_would_cut_reaches_the_strip() -> None:
+    """A number's last digit written smaller and lighter than the rest is no
+    piece, so the crop around the pieces for the refined reading cut
+    through it, and both readers agreed on the number without it (``114``
+    read ``11`` at 0.99). The crop grows over ink that runs into its right
+    edge in the digits' rows, and the string model sees the digit."""
+
+    def strip_width(last: bool) -> int:
+        page = Image.new("L", (200, 60), 235)
+        draw = ImageDraw.Draw(page)
+        for left in (20, 52):
+            draw.ellipse((left, 14, left + 20, 46), outline=20, width=4)  # bold 0s
+        if last:
+            draw.ellipse((91, 28, 101, 46), outline=150, width=2)  # a small light 0
+        segmentation = segment_number(np.asarray(page, dtype=np.float32))
+        assert segmentation is not None and segmentation.strip is not None
+        inked = np.flatnonzero(segmentation.strip.max(axis=0) > 0)
+        return int(inked[-1] - inked[0])
+
+    assert strip_width(True) > 1.4 * strip_width(False)
+
+
 def _with_tick(page: np.ndarray, left: int, top: int, size: int, stroke: int = 7) -> np.ndarray:
     """``page`` with a check mark drawn after the number: a short arm down to
     the low point, a long one up and to the right."""

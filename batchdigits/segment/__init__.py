@@ -31,7 +31,7 @@ from ..preprocess.scale import resize
 from ..strings import to_strip
 from .candidates import candidate_digits
 from .cuts import cut_wide_pieces
-from .faint import faint_strokes
+from .faint import faint_at_right, faint_strokes
 from .field_lines import field_lines, remove_field_lines, without_field_lines
 from .paper import flatten_paper
 from .pieces import Piece, find_pieces, number_ink
@@ -124,6 +124,8 @@ def _segment(
     # reads as 8s and 1s when they are pieces. A faint digit in the strip
     # alone still makes the two readers disagree, which the confidence shows.
     band = (min(p.top for p in pieces), max(p.bottom for p in pieces))
+    if reached is not None:
+        _faint_reached(found, mask, band, height, work.shape[1], cut, reached)
     fainter = faint_strokes(found.ink, mask, band, height)
     strip = to_strip(number_ink(mask | fainter, pieces, height))
     pieces = cut_wide_pieces(pieces, height)
@@ -186,6 +188,23 @@ def _whole_pieces(
         else:
             kept.append(piece)
     return kept
+
+
+def _faint_reached(
+    found: Ink,
+    mask: np.ndarray,
+    band: tuple[int, int],
+    height: float,
+    width: int,
+    cut: tuple[bool, bool],
+    reached: list[bool],
+) -> None:
+    """Set ``reached`` on the right where the refined reading's crop cut
+    through ink at the faint level in the digits' rows
+    (:func:`faint.faint_at_right`; the crop's edge is the picture's, not
+    ``found``'s trimmed borders)."""
+    if cut[1] and found.left + mask.shape[1] >= width:
+        reached[1] |= faint_at_right(found.ink, mask, band, height)
 
 
 def _to_work_size(image: np.ndarray, factor: float | None = None) -> tuple[np.ndarray, float]:
